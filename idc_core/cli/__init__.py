@@ -1,0 +1,1 @@
+"""The `idc` command line (typer)."""

@@ -1,0 +1,1 @@
+"""Reading images, bicubic down-sampling, patch extraction and the paired dataset layout."""
