@@ -1,4 +1,4 @@
-"""Shared fixtures: the real SR images beside the project, and a small thread budget for torch."""
+"""Shared fixtures: the real SR images in the read-only shared/ folder beside the project."""
 
 from __future__ import annotations
 

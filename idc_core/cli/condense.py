@@ -1,0 +1,205 @@
+"""`idc condense`: condense a folder of images with IDC (or a selection baseline), resumably."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from idc_core.api import (
+    CondenseJob,
+    PatchSettings,
+    ProgressEvent,
+    condense_images,
+    describe_teacher,
+    finalize_dataset,
+    get_recipe,
+    list_images,
+    load_model,
+    resolve_device,
+    save_model,
+    train_teacher,
+)
+from idc_core.cli.common import console, error_console, training_progress, user_errors
+from idc_core.cli.prepare import ImagesDir, OutDir, PatchSize, Scale, Step
+from idc_core.pipeline import check_images
+
+TEACHER_FILE = "teacher.safetensors"
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """--set key=value -> {key: value}; values are read as JSON when they parse (3, 0.5, true)."""
+    overrides: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set expects key=value, got {pair!r}")
+        try:
+            overrides[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            overrides[key.strip()] = raw
+    return overrides
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line per bad option: 'ratio: Input should be greater than 0'."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in e['loc']) or 'settings'}: {e['msg']}"
+        for e in error.errors()
+    )
+
+
+class _Bars:
+    """Two rich bars: instances done, and steps of the current instance with its loss."""
+
+    def __init__(self, progress: Progress, n_images: int) -> None:
+        self.progress = progress
+        self.images = progress.add_task("images", total=n_images, info="")
+        self.steps = progress.add_task("steps", total=1, info="", visible=False)
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if event.kind == "selecting":
+            self.progress.update(self.images, info=f"{event.instance}: selecting over all images")
+        elif event.kind == "instance_started":
+            self.progress.update(self.steps, completed=0, visible=True, info=event.instance)
+        elif event.kind == "step":
+            loss = event.losses.get("total", float("nan"))
+            self.progress.update(
+                self.steps,
+                completed=event.step,
+                total=event.steps,
+                info=f"{event.instance} loss {loss:.3f}",
+            )
+        else:  # instance_finished / instance_skipped
+            note = "(already done)" if event.kind == "instance_skipped" else ""
+            self.progress.update(
+                self.images, completed=event.index + 1, info=f"{event.instance} {note}"
+            )
+
+
+def _teacher(
+    teacher: Path | None,
+    train: bool,
+    out: Path,
+    paths: list[Path],
+    patch: PatchSettings,
+    arch: str,
+    recipe: str,
+    iterations: int | None,
+    seed: int,
+    device: Any,
+) -> tuple[Any, Path | None]:
+    """Load --teacher, or train one on the images (kept in --out, reused when resuming)."""
+    if teacher is not None and train:
+        raise ValueError("give either --teacher or --train-teacher, not both")
+    if teacher is None and not train:
+        return None, None
+    path = teacher if teacher is not None else out / TEACHER_FILE
+    if teacher is not None or path.is_file():
+        if teacher is None:
+            console.print(f"reusing the teacher trained earlier: {path}")
+        return load_model(path, device=str(device)), path
+    settings = get_recipe(recipe, iterations=iterations, seed=seed)
+    console.print(f"training a {arch} x{patch.scale} teacher on {len(paths)} images")
+    with training_progress("teacher", settings.iterations) as on_progress:
+        model, _ = train_teacher(paths, patch, settings, arch, device, on_progress)
+    save_model(model, path)
+    return model, path
+
+
+def condense(
+    images: ImagesDir,
+    out: OutDir,
+    teacher: Annotated[
+        Path | None, typer.Option(help="teacher checkpoint (.safetensors or spandrel-readable)")
+    ] = None,
+    train_teacher_: Annotated[
+        bool, typer.Option("--train-teacher", help="train a teacher on --images first")
+    ] = False,
+    teacher_arch: Annotated[str, typer.Option(help="with --train-teacher")] = "edsr-tiny",
+    teacher_recipe: Annotated[str, typer.Option(help="with --train-teacher")] = "teacher-cpu",
+    teacher_iterations: Annotated[int | None, typer.Option(help="with --train-teacher")] = None,
+    ratio: Annotated[float, typer.Option(help="condensation ratio r in (0, 1]")] = 0.1,
+    scale: Scale = 4,
+    method: Annotated[str, typer.Option(help="idc, random, herding, kcenter or dcsr")] = "idc",
+    preset: Annotated[str, typer.Option(help="IDC settings: cpu, paper, tiny, v1..v7")] = "cpu",
+    iterations: Annotated[int | None, typer.Option(help="override the preset's steps")] = None,
+    set_: Annotated[
+        list[str], typer.Option("--set", help="override any IDC setting: --set n_groups=8")
+    ] = [],  # noqa: B006 - typer reads the default, it is never mutated
+    seed: Annotated[int, typer.Option(help="job seed (instance seeds derive from it)")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N")] = "auto",
+    patch_size: PatchSize = 256,
+    step: Step = 128,
+    float_lr: Annotated[bool, typer.Option("--float-lr", help="also write LR_float/*.npy")] = False,
+) -> None:
+    """Condense --images into --out; re-running the same command resumes where it stopped."""
+    with user_errors():
+        overrides = parse_overrides(set_)
+        if iterations is not None:
+            overrides["iterations"] = iterations
+        try:
+            job = CondenseJob(
+                method=method,
+                ratio=ratio,
+                patch=PatchSettings(patch_size=patch_size, step=step, scale=scale),
+                preset=preset,
+                overrides=overrides,
+                seed=seed,
+                device=device,
+                save_float_lr=float_lr,
+            )
+        except ValidationError as error:
+            raise ValueError(describe_validation_error(error)) from None
+        torch_device = resolve_device(device)
+        paths = list_images(images)
+        check_images(paths, job.patch.patch_size, job.patch.scale)
+        if method != "random" and teacher is None and not train_teacher_:
+            raise ValueError(f"method {method!r} needs --teacher PATH or --train-teacher")
+        model, model_path = _teacher(
+            teacher,
+            train_teacher_,
+            out,
+            paths,
+            job.patch,
+            teacher_arch,
+            teacher_recipe,
+            teacher_iterations,
+            seed,
+            torch_device,
+        )
+        if model is not None and model.scale != scale:
+            raise ValueError(f"the teacher {model_path} is x{model.scale} but --scale is {scale}")
+        console.print(f"{method} r={ratio} on {len(paths)} images, preset {preset}, {torch_device}")
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[info]}"),
+        )
+        try:
+            with Progress(*columns, console=error_console) as progress:
+                records = condense_images(
+                    paths, out, job, model, on_progress=_Bars(progress, len(paths))
+                )
+        except KeyboardInterrupt:
+            error_console.print(
+                "interrupted: finished images are kept; run the same command again to resume"
+            )
+            raise typer.Exit(130) from None
+        teacher_info = describe_teacher(model, model_path) if model is not None else None
+        manifest = finalize_dataset(out, job, teacher_info, paths)
+        real = sum(r.n_real for r in records)
+        console.print(
+            f"wrote {manifest['pairs']} pairs (of {real} real) to {out}, "
+            f"{manifest['seconds']:.1f} s of condensation"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("condense")(condense)

@@ -1,0 +1,336 @@
+"""Condensing a folder of images into the paired layout, one resumable instance at a time.
+
+For every image (instance): IDC synthesises n = ceil(r N) pairs, or a selection baseline keeps
+the real pairs it picked over the whole set. The pairs are written as
+`HR/<name>_<j:04d>.png`, `LR/<name>_<j:04d>.png` (and `LR_float/<...>.npy`), each file through a
+temporary name, and only then the marker `instances/<name>.json`. An instance with a marker is
+skipped on the next run; one without is redone from scratch (its stray files removed first), and
+its seed depends only on (job seed, name), so a resumed run writes the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from idc_core import __version__
+from idc_core.data.images import ImageReadError
+from idc_core.data.paired import (
+    HR_DIR,
+    LR_DIR,
+    LR_FLOAT_DIR,
+    pair_stems,
+    write_meta_info,
+    write_pairs,
+)
+from idc_core.data.patches import ImageTooSmallError, Instance, load_instance
+from idc_core.device import resolve_device
+from idc_core.manifest import sources_digest, weights_sha256
+from idc_core.method.condense import CondenseCancelled, condense_instance
+from idc_core.pipeline_job import CondenseJob, InstanceRecord, ProgressEvent
+from idc_core.seeding import instance_seed
+
+MARKER_DIR = "instances"
+MANIFEST = "manifest.json"
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+def _to_uint8_nhwc(batch: np.ndarray) -> np.ndarray:
+    """float N x 3 x H x W in [0, 1] -> uint8 N x H x W x 3 (rounded)."""
+    return np.clip(np.rint(batch * 255.0), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+
+
+def _write_json_atomically(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def check_images(paths: Sequence[Path], patch_size: int, scale: int) -> None:
+    """Fail before any work on duplicate names, unreadable files or images smaller than a patch.
+
+    Only the headers are read here; a file whose pixel data is corrupt still fails later, when
+    its instance is loaded (after the instances before it have been written).
+    """
+    if not paths:
+        raise ImageReadError("no images given")
+    seen: dict[str, Path] = {}
+    for path in paths:
+        if path.stem in seen:
+            raise ValueError(f"two images share the name {path.stem!r}: {seen[path.stem]}, {path}")
+        seen[path.stem] = path
+        try:
+            with Image.open(path) as image:
+                width, height = image.size
+        except (OSError, ValueError, Image.DecompressionBombError) as error:
+            raise ImageReadError(f"{path}: cannot be read as an image ({error})") from error
+        if min(height - height % scale, width - width % scale) < patch_size:
+            raise ImageTooSmallError(
+                f"{path}: {width}x{height} pixels is smaller than one {patch_size}x{patch_size} "
+                "HR patch; lower --patch-size or remove the image"
+            )
+
+
+def _marker_path(out_dir: Path, name: str) -> Path:
+    return out_dir / MARKER_DIR / f"{name}.json"
+
+
+def read_marker(out_dir: Path, name: str) -> InstanceRecord | None:
+    """The record of a finished instance, or None when it has not finished."""
+    path = _marker_path(out_dir, name)
+    if not path.is_file():
+        return None
+    return InstanceRecord.model_validate_json(path.read_text())
+
+
+def _remove_instance_files(out_dir: Path, name: str) -> None:
+    """Delete files left by an unfinished earlier attempt at this instance, and temporaries."""
+    own = re.compile(rf"^{re.escape(name)}_\d{{4,}}\.(png|npy)$")
+    for sub in (HR_DIR, LR_DIR, LR_FLOAT_DIR):
+        folder = out_dir / sub
+        if folder.is_dir():
+            for path in folder.iterdir():
+                if own.match(path.name) or path.name.endswith(".tmp"):
+                    path.unlink()
+
+
+def _finish_instance(
+    out_dir: Path,
+    record: InstanceRecord,
+    hr: np.ndarray,
+    lr: np.ndarray,
+    lr_float: np.ndarray | None,
+) -> None:
+    """Pairs first, marker last: a marker always means that every file of the instance exists."""
+    write_pairs(out_dir, record.stems, hr, lr, lr_float)
+    _write_json_atomically(_marker_path(out_dir, record.name), record.model_dump())
+
+
+def condense_images(
+    image_paths: Sequence[str | Path],
+    out_dir: str | Path,
+    job: CondenseJob,
+    teacher: nn.Module | None,
+    on_progress: ProgressCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    upsampler: nn.Module | None = None,
+) -> list[InstanceRecord]:
+    """Condense every image into `out_dir` (resumable); returns the records in image order.
+
+    Raises CondenseCancelled when `should_stop()` becomes true (polled between instances and
+    between IDC steps); finished instances stay, the current one leaves nothing behind.
+    """
+    paths = [Path(p) for p in image_paths]
+    check_images(paths, job.patch.patch_size, job.patch.scale)
+    if teacher is None and job.method not in ("random",):
+        raise ValueError(f"method {job.method!r} needs a teacher model")
+    if teacher is not None and getattr(teacher, "scale", job.patch.scale) != job.patch.scale:
+        raise ValueError(
+            f"the teacher up-samples x{teacher.scale} but the job asks for x{job.patch.scale}"
+        )
+    device = resolve_device(job.device)
+    if teacher is not None:
+        teacher.to(device)
+    out = Path(out_dir)
+    (out / MARKER_DIR).mkdir(parents=True, exist_ok=True)
+    fingerprint = job.fingerprint(weights_sha256(teacher) if teacher is not None else None)
+    emit = on_progress or (lambda event: None)
+    stop = should_stop or (lambda: False)
+
+    done: dict[str, InstanceRecord] = {}
+    for path in paths:
+        record = read_marker(out, path.stem)
+        if record is not None and record.job_fingerprint != fingerprint:
+            raise ValueError(
+                f"{out} already holds {path.stem!r} condensed with other settings or another "
+                "teacher; write to a new output folder"
+            )
+        if record is not None:
+            done[path.stem] = record
+
+    run = _Run(paths, out, job, teacher, device, fingerprint, done, emit, stop)
+    return run.with_idc(upsampler) if job.method == "idc" else run.with_selection()
+
+
+@dataclass
+class _Run:
+    """One call of condense_images: its inputs and the instances already finished."""
+
+    paths: list[Path]
+    out: Path
+    job: CondenseJob
+    teacher: nn.Module | None
+    device: torch.device
+    fingerprint: str
+    done: dict[str, InstanceRecord]
+    emit: ProgressCallback
+    stop: Callable[[], bool]
+
+    def _skip_or_start(self, index: int, name: str) -> InstanceRecord | None:
+        """The record of a finished instance, or None after preparing to (re)do it."""
+        if name in self.done:
+            self.emit(ProgressEvent("instance_skipped", name, index, len(self.paths)))
+            return self.done[name]
+        if self.stop():
+            raise CondenseCancelled(f"cancelled before {name}")
+        _remove_instance_files(self.out, name)
+        self.emit(ProgressEvent("instance_started", name, index, len(self.paths)))
+        return None
+
+    def _finish(
+        self,
+        index: int,
+        record: InstanceRecord,
+        hr: np.ndarray,
+        lr: np.ndarray,
+        lr_float: np.ndarray | None,
+    ) -> InstanceRecord:
+        _finish_instance(self.out, record, hr, lr, lr_float)
+        self.emit(ProgressEvent("instance_finished", record.name, index, len(self.paths)))
+        return record
+
+    def with_idc(self, upsampler: nn.Module | None) -> list[InstanceRecord]:
+        """IDC: each instance condensed on its own, with its own seed."""
+        settings, job, records = self.job.idc_settings(), self.job, []
+        for index, path in enumerate(self.paths):
+            name = path.stem
+            record = self._skip_or_start(index, name)
+            if record is None:
+                started = time.perf_counter()
+                instance = load_instance(path, job.patch)
+
+                def on_step(step: int, steps: int, losses: dict, name=name, index=index) -> None:
+                    self.emit(
+                        ProgressEvent("step", name, index, len(self.paths), step, steps, losses)
+                    )
+
+                result = condense_instance(
+                    instance,
+                    self.teacher,
+                    job.ratio,
+                    settings,
+                    instance_seed(job.seed, name),
+                    self.device,
+                    on_step=on_step,
+                    should_stop=self.stop,
+                    upsampler=upsampler,
+                )
+                record = InstanceRecord(
+                    name=name,
+                    source=str(path),
+                    method="idc",
+                    n_real=len(instance),
+                    n_synthetic=len(result.lr),
+                    stems=[f"{name}_{j:04d}" for j in range(len(result.lr))],
+                    seconds=time.perf_counter() - started,
+                    job_fingerprint=self.fingerprint,
+                    stats=result.stats,
+                )
+                lr_float = result.lr.transpose(0, 2, 3, 1) if job.save_float_lr else None
+                self._finish(
+                    index, record, _to_uint8_nhwc(result.hr), _to_uint8_nhwc(result.lr), lr_float
+                )
+            records.append(record)
+        return records
+
+    def with_selection(self) -> list[InstanceRecord]:
+        """Selection baselines: one global selection over all instances, then their real pairs."""
+        from idc_core.baselines import select_indices
+
+        job, records = self.job, []
+        instances: list[Instance] = [load_instance(path, job.patch) for path in self.paths]
+        self.emit(ProgressEvent("selecting", job.method, 0, len(self.paths)))
+        started = time.perf_counter()
+        picks = select_indices(
+            job.method, instances, job.ratio, self.teacher, job.seed, str(self.device)
+        )
+        seconds_each = (time.perf_counter() - started) / len(instances)
+        for index, (path, instance) in enumerate(zip(self.paths, instances, strict=True)):
+            record = self._skip_or_start(index, instance.name)
+            if record is None:
+                kept = picks[instance.name]
+                record = InstanceRecord(
+                    name=instance.name,
+                    source=str(path),
+                    method=job.method,
+                    n_real=len(instance),
+                    n_synthetic=len(kept),
+                    stems=[f"{instance.name}_{int(i):04d}" for i in kept],
+                    seconds=seconds_each,
+                    job_fingerprint=self.fingerprint,
+                    stats={"kept_indices": [int(i) for i in kept]},
+                )
+                lr = instance.lr[kept]
+                lr_float = lr.astype(np.float32) / 255.0 if job.save_float_lr else None
+                self._finish(index, record, instance.hr[kept], lr, lr_float)
+            records.append(record)
+        return records
+
+
+def finalize_dataset(
+    out_dir: str | Path,
+    job: CondenseJob,
+    teacher_info: dict[str, Any] | None,
+    sources: Sequence[str | Path],
+) -> dict[str, Any]:
+    """Check that every source's instance is finished, then write meta_info.txt and manifest.json.
+
+    Raises ValueError when an instance is unfinished or when the folder holds pairs that belong
+    to no finished instance (they would otherwise be trained on).
+    """
+    out = Path(out_dir)
+    paths = [Path(p) for p in sources]
+    records = [read_marker(out, path.stem) for path in paths]
+    missing = [path.stem for path, record in zip(paths, records, strict=True) if record is None]
+    if missing:
+        raise ValueError(f"{len(missing)} instance(s) not condensed yet, e.g. {missing[:5]}")
+    expected = {stem for record in records for stem in record.stems}
+    present = set(pair_stems(out))
+    if present != expected:
+        strays = sorted(present - expected)[:5]
+        absent = sorted(expected - present)[:5]
+        raise ValueError(
+            f"{out}: pairs do not match the finished instances (extra {strays}, missing {absent})"
+        )
+    n_pairs = write_meta_info(out)
+    n_real = sum(record.n_real for record in records)
+    manifest = {
+        "format": "idc-condensed-dataset",
+        "format_version": 1,
+        "idc_version": __version__,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "method": job.method,
+        "job": job.model_dump(),
+        "settings": job.idc_settings().model_dump() if job.method == "idc" else None,
+        "teacher": teacher_info,
+        "sources": sources_digest(paths),
+        "pairs": n_pairs,
+        "real_pairs": n_real,
+        "effective_ratio": n_pairs / n_real,
+        "seconds": sum(record.seconds for record in records),
+        "instances": [
+            {
+                "name": r.name,
+                "n_real": r.n_real,
+                "n_synthetic": r.n_synthetic,
+                "seconds": r.seconds,
+                "timings": r.stats.get("timings", {}),
+                "final_losses": r.stats.get("final_losses", {}),
+            }
+            for r in records
+        ],
+    }
+    _write_json_atomically(out / MANIFEST, manifest)
+    return manifest

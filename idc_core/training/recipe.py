@@ -1,0 +1,55 @@
+"""How a super-resolution network is trained: one settings object, and the named recipes."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class TrainRecipe(BaseModel):
+    """Every setting of `train_sr_model`. L1 loss and Adam are fixed; the rest is here."""
+
+    model_config = ConfigDict(frozen=True)
+
+    iterations: int = Field(3000, ge=1, description="optimiser steps")
+    batch_size: int = Field(16, ge=1, description="pairs per step, drawn epoch by epoch")
+    lr: float = Field(5e-4, gt=0, description="initial Adam learning rate")
+    betas: tuple[float, float] = Field((0.9, 0.99), description="Adam betas (BasicSR's)")
+    schedule: Literal["cosine", "step"] = Field("cosine", description="learning-rate schedule")
+    lr_min: float = Field(1e-7, ge=0, description="cosine: final learning rate")
+    step_milestones: tuple[float, ...] = Field(
+        (0.5, 0.8, 0.9, 0.95), description="step: fractions of `iterations` where lr *= gamma"
+    )
+    step_gamma: float = Field(0.5, gt=0, le=1, description="step: factor at each milestone")
+    augment: bool = Field(True, description="random horizontal/vertical flips and transposes")
+    seed: int = Field(0, description="seeds batch order and augmentation")
+    val_every: int = Field(0, ge=0, description="validate every N steps (0: only at the end)")
+
+    @field_validator("step_milestones")
+    @classmethod
+    def _fractions(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(not 0 < m < 1 for m in value) or list(value) != sorted(value):
+            raise ValueError("step_milestones must be increasing fractions in (0, 1)")
+        return value
+
+
+# Named recipes. The CPU ones follow NOTES.md's calibration (batch 16, Adam, cosine, 3,000 steps
+# of an edsr-tiny student took about 5 minutes on two cores); lr 5e-4 is our choice for such short
+# runs. The paper ones are BasicSR's SwinIR x4 schedule (500k steps, batch 32, lr 2e-4, halved at
+# 250k/400k/450k/475k), the set-up IDC's students and teacher are trained with.
+RECIPES: dict[str, TrainRecipe] = {
+    "tiny": TrainRecipe(iterations=20, batch_size=4, lr=5e-4),
+    "teacher-cpu": TrainRecipe(iterations=3000, batch_size=16, lr=5e-4),
+    "student-cpu": TrainRecipe(iterations=3000, batch_size=16, lr=5e-4),
+    "teacher-paper": TrainRecipe(iterations=500_000, batch_size=32, lr=2e-4, schedule="step"),
+    "student-paper": TrainRecipe(iterations=500_000, batch_size=32, lr=2e-4, schedule="step"),
+}
+
+
+def get_recipe(name: str, **overrides: object) -> TrainRecipe:
+    """A named recipe with some fields replaced (None values are ignored)."""
+    if name not in RECIPES:
+        raise ValueError(f"unknown training recipe {name!r}; known: {', '.join(RECIPES)}")
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    return TrainRecipe.model_validate({**RECIPES[name].model_dump(), **changes})
