@@ -6,10 +6,15 @@ speed does not depend on the weights). Every IDC step is timed, and right after 
 same run and under the same machine load, the bare teacher cost on a batch of the same shape:
 `extract_features` forward plus backward to the input pixels, which any feature-matching method
 pays. Printed: median and mean ms per IDC step (overall and per phase), the teacher's ms, their
-ratio (goal <= 1.5), and peak memory (process max RSS on CPU, torch.cuda.max_memory_allocated on
-CUDA).
+ratio (goal <= 1.5), peak memory (process max RSS on CPU, torch.cuda.max_memory_allocated on
+CUDA) and the throughput in instances per minute, setup and up-sampling included.
+
+With --instances-per-batch K, K copies of the image (named apart, so seeded apart) are condensed
+together as one group (`condense_group`): one teacher batch of K n patches per step. The teacher
+reference is then timed on a batch of that shape, and the throughput counts all K instances.
 
     python benchmarks/speed_condense.py [--device cpu] [--iterations 200] [--json out.json]
+                                        [--instances-per-batch 8]
 """
 
 from __future__ import annotations
@@ -30,7 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from idc_core.api import build_model, build_settings, load_model, resolve_device  # noqa: E402
 from idc_core.data.images import load_rgb  # noqa: E402
 from idc_core.data.patches import PatchSettings, make_instance  # noqa: E402
-from idc_core.method.condense import condense_instance, patches_to_tensor  # noqa: E402
+from idc_core.method.condense import condense_group  # noqa: E402
+from idc_core.method.instance_state import patches_to_tensor  # noqa: E402
 
 
 def demo_image() -> np.ndarray:
@@ -66,6 +72,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5, help="first steps left out of the stats")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument(
+        "--instances-per-batch", type=int, default=1, help="instances condensed as one group"
+    )
+    parser.add_argument(
         "--set",
         nargs="*",
         default=[],
@@ -80,7 +89,9 @@ def main() -> None:
     device = resolve_device(args.device)
     image = load_rgb(args.image) if args.image else demo_image()
     patch = PatchSettings(patch_size=args.patch_size, step=args.step, scale=args.scale)
-    instance = make_instance("speed", image, patch)
+    group = args.instances_per_batch
+    instances = [make_instance(f"speed{i}", image, patch) for i in range(group)]
+    instance = instances[0]
     torch.manual_seed(0)
     teacher = (
         load_model(args.teacher, device=str(device))
@@ -92,7 +103,7 @@ def main() -> None:
     settings = build_settings(args.preset, {"iterations": args.iterations, **overrides})
 
     n = max(1, int(np.ceil(round(args.ratio * len(instance), 9))))
-    batch = patches_to_tensor(instance.lr[:n], device)
+    batch = patches_to_tensor(np.concatenate([instance.lr[:n]] * group), device)
     for _ in range(3):
         teacher_step_seconds(teacher, batch)
     # The first optimiser of a process imports torch._dynamo (about a second): not per instance.
@@ -104,7 +115,9 @@ def main() -> None:
     teacher_times: list[float] = []
     mark = [time.perf_counter()]
 
-    def on_step(step: int, steps: int, losses: dict[str, float]) -> None:
+    def on_step(position: int, step: int, steps: int, losses: dict[str, float]) -> None:
+        if position < group - 1:  # time each step once, after the group's last instance
+            return
         if device.type == "cuda":
             torch.cuda.synchronize()
         step_times.append(time.perf_counter() - mark[0])
@@ -112,12 +125,13 @@ def main() -> None:
         mark[0] = time.perf_counter()
 
     started = time.perf_counter()
-    result = condense_instance(
-        instance, teacher, args.ratio, settings, seed=0, device=device, on_step=on_step
+    results = condense_group(
+        instances, teacher, args.ratio, settings, list(range(group)), device, on_step=on_step
     )
     wall = time.perf_counter() - started
+    condensing_s = wall - sum(teacher_times)
 
-    stats = result.stats
+    stats = results[0].stats
     skip = args.warmup
     ms = np.array(step_times[skip:]) * 1000
     teacher_ms = np.array(teacher_times[skip:]) * 1000
@@ -129,6 +143,7 @@ def main() -> None:
     figures = {
         "device": str(device),
         "torch_threads": torch.get_num_threads(),
+        "instances_per_batch": group,
         "instance": {
             "n_real": stats["n_real"],
             "n_synthetic": stats["n_synthetic"],
@@ -142,7 +157,8 @@ def main() -> None:
         "teacher_fwd_bwd_ms_mean": float(teacher_ms.mean()),
         "ratio_of_medians": float(np.median(ms) / np.median(teacher_ms)),
         "ratio_of_means": float(ms.mean() / teacher_ms.mean()),
-        "amortised_ms_per_step_with_setup": (wall - sum(teacher_times)) * 1000 / len(step_times),
+        "amortised_ms_per_step_with_setup": condensing_s * 1000 / len(step_times),
+        "instances_per_minute": group * 60 / condensing_s,
         "per_phase": {},
         "setup_s": {k: v for k, v in stats["timings"].items() if k != "optimise_s"},
         "wall_s_including_interleaved_teacher_timing": wall,
@@ -165,7 +181,7 @@ def main() -> None:
         f"device {figures['device']} ({figures['torch_threads']} threads), "
         f"N={stats['n_real']} real patches -> n={stats['n_synthetic']} synthetic "
         f"({instance.lr.shape[1]}x{instance.lr.shape[2]} LR), preset {args.preset}, "
-        f"{args.iterations} steps"
+        f"{args.iterations} steps, {group} instance(s) per batch"
     )
     print(
         f"IDC step:      median {figures['idc_ms_per_step_median']:.1f} ms, "
@@ -175,6 +191,7 @@ def main() -> None:
         f"IDC amortised: {figures['amortised_ms_per_step_with_setup']:.1f} ms per step, "
         "counting features, K-means, frequency bank and up-sampling"
     )
+    print(f"throughput:    {figures['instances_per_minute']:.2f} instances per minute")
     print(
         f"teacher f+b:   median {figures['teacher_fwd_bwd_ms_median']:.1f} ms, "
         f"mean {figures['teacher_fwd_bwd_ms_mean']:.1f} ms"

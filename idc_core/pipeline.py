@@ -1,11 +1,13 @@
-"""Condensing a folder of images into the paired layout, one resumable instance at a time.
+"""Condensing a folder of images into the paired layout, resumable instance by instance.
 
 For every image (instance): IDC synthesises n = ceil(r N) pairs, or a selection baseline keeps
 the real pairs it picked over the whole set. The pairs are written as
 `HR/<name>_<j:04d>.png`, `LR/<name>_<j:04d>.png` (and `LR_float/<...>.npy`), each file through a
 temporary name, and only then the marker `instances/<name>.json`. An instance with a marker is
 skipped on the next run; one without is redone from scratch (its stray files removed first), and
-its seed depends only on (job seed, name), so a resumed run writes the same bytes.
+its seed depends only on (job seed, name), so a resumed run writes the same bytes. IDC may
+condense several instances together (the setting `instances_per_batch`, 8 by default on CUDA):
+each is still written, with its own marker, when its group finishes.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from idc_core.data.paired import (
 from idc_core.data.patches import ImageTooSmallError, Instance, load_instance
 from idc_core.device import resolve_device
 from idc_core.manifest import sources_digest, weights_sha256
-from idc_core.method.condense import CondenseCancelled, condense_instance
+from idc_core.method.condense import CondenseCancelled, condense_group
+from idc_core.method.settings import IDCSettings
 from idc_core.pipeline_job import CondenseJob, InstanceRecord, ProgressEvent
 from idc_core.seeding import instance_seed
 
@@ -202,47 +205,67 @@ class _Run:
         return record
 
     def with_idc(self, upsampler: nn.Module | None) -> list[InstanceRecord]:
-        """IDC: each instance condensed on its own, with its own seed."""
-        settings, job, records = self.job.idc_settings(), self.job, []
-        for index, path in enumerate(self.paths):
-            name = path.stem
-            record = self._skip_or_start(index, name)
-            if record is None:
-                started = time.perf_counter()
-                instance = load_instance(path, job.patch)
+        """IDC: the images in consecutive groups of `instances_per_batch`, each instance with its
+        own seed. A group is condensed together and its instances written when it finishes; the
+        groups are cut from the full list of images, so a resumed run forms the same ones."""
+        settings = self.job.idc_settings()
+        per_batch = settings.batch_size_on(self.device.type)
+        records: list[InstanceRecord] = []
+        for first in range(0, len(self.paths), per_batch):
+            group = range(first, min(first + per_batch, len(self.paths)))
+            finished = {
+                index: self._skip_or_start(index, self.paths[index].stem) for index in group
+            }
+            todo = [index for index, record in finished.items() if record is None]
+            if todo:
+                finished.update(self._condense_group(todo, settings, upsampler))
+            records.extend(finished[index] for index in group)
+        return records
 
-                def on_step(step: int, steps: int, losses: dict, name=name, index=index) -> None:
-                    self.emit(
-                        ProgressEvent("step", name, index, len(self.paths), step, steps, losses)
-                    )
+    def _condense_group(
+        self, indices: list[int], settings: IDCSettings, upsampler: nn.Module | None
+    ) -> dict[int, InstanceRecord]:
+        """Condense the images at `indices` together, then write each one's pairs and marker."""
+        job, total = self.job, len(self.paths)
+        started = time.perf_counter()
+        names = [self.paths[index].stem for index in indices]
+        instances = [load_instance(self.paths[index], job.patch) for index in indices]
 
-                result = condense_instance(
-                    instance,
-                    self.teacher,
-                    job.ratio,
-                    settings,
-                    instance_seed(job.seed, name),
-                    self.device,
-                    on_step=on_step,
-                    should_stop=self.stop,
-                    upsampler=upsampler,
+        def on_step(position: int, step: int, steps: int, losses: dict[str, float]) -> None:
+            self.emit(
+                ProgressEvent(
+                    "step", names[position], indices[position], total, step, steps, losses
                 )
-                record = InstanceRecord(
-                    name=name,
-                    source=str(path),
-                    method="idc",
-                    n_real=len(instance),
-                    n_synthetic=len(result.lr),
-                    stems=[f"{name}_{j:04d}" for j in range(len(result.lr))],
-                    seconds=time.perf_counter() - started,
-                    job_fingerprint=self.fingerprint,
-                    stats=result.stats,
-                )
-                lr_float = result.lr.transpose(0, 2, 3, 1) if job.save_float_lr else None
-                self._finish(
-                    index, record, _to_uint8_nhwc(result.hr), _to_uint8_nhwc(result.lr), lr_float
-                )
-            records.append(record)
+            )
+
+        results = condense_group(
+            instances,
+            self.teacher,
+            job.ratio,
+            settings,
+            [instance_seed(job.seed, name) for name in names],
+            self.device,
+            on_step=on_step,
+            should_stop=self.stop,
+            upsampler=upsampler,
+        )
+        seconds_each = (time.perf_counter() - started) / len(indices)
+        records = {}
+        for index, name, instance, result in zip(indices, names, instances, results, strict=True):
+            record = InstanceRecord(
+                name=name,
+                source=str(self.paths[index]),
+                method="idc",
+                n_real=len(instance),
+                n_synthetic=len(result.lr),
+                stems=[f"{name}_{j:04d}" for j in range(len(result.lr))],
+                seconds=seconds_each,
+                job_fingerprint=self.fingerprint,
+                stats=result.stats,
+            )
+            lr_float = result.lr.transpose(0, 2, 3, 1) if job.save_float_lr else None
+            lr_uint8, hr_uint8 = _to_uint8_nhwc(result.lr), _to_uint8_nhwc(result.hr)
+            records[index] = self._finish(index, record, hr_uint8, lr_uint8, lr_float)
         return records
 
     def with_selection(self) -> list[InstanceRecord]:
@@ -328,6 +351,7 @@ def finalize_dataset(
                 "seconds": r.seconds,
                 "timings": r.stats.get("timings", {}),
                 "final_losses": r.stats.get("final_losses", {}),
+                "batch_size": r.stats.get("batch_size", 1),
             }
             for r in records
         ],
