@@ -1,0 +1,35 @@
+"""The Table 2 benchmark end to end on a few real images with tiny sizes."""
+
+import json
+
+from typer.testing import CliRunner
+
+from benchmarks.ablation import app
+
+from .conftest import tiny_options
+from .test_paper_tables_smoke import table_rows
+
+
+def test_ablation_writes_the_variants_and_their_difference_from_idc(
+    t91_dir, tiny_test_folder, tmp_path
+):
+    out = tmp_path / "ablation"
+    options = tiny_options(out, t91_dir, tiny_test_folder) + ["--rows", "idc,v1,v4,random"]
+    options[options.index("--idc-preset") + 1] = "tiny"
+    options[options.index("--idc-iterations") + 1] = "6"  # v1, v4 use the cpu sizes otherwise
+    result = CliRunner().invoke(app, options)
+    assert result.exit_code == 0, result.output
+
+    table = (out / "table.md").read_text()
+    assert "Difference from IDC" in table
+    body, differences = table.split("Difference from IDC")
+    assert set(table_rows(body)) == {"IDC", "Random"}  # v1/v4 labels are not in ROWS
+    assert "| v1 |" in body and "| v4 |" in body
+    assert "| IDC | +0.00 | +0.0000 |" in differences
+    assert (out / "validation.png").stat().st_size > 5000
+    for variant, switched_off in (("v1", "use_local_features"), ("v4", "use_pair")):
+        manifest = json.loads((out / "datasets" / variant / "manifest.json").read_text())
+        assert manifest["settings"][switched_off] is False
+        assert manifest["settings"]["iterations"] == 6
+    idc = json.loads((out / "datasets" / "idc" / "manifest.json").read_text())
+    assert idc["settings"]["use_pair"] is True
