@@ -1,0 +1,63 @@
+"""Typed dependencies of the routes: settings, database session, storage, queue, owner."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from celery import Celery
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.security import authenticate
+from app.storage import Storage
+
+_bearer = HTTPBearer(auto_error=False, description="an API key made with `idc-service create-key`")
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.sessionmaker() as session:
+        yield session
+
+
+def get_storage(request: Request) -> Storage:
+    return request.app.state.storage
+
+
+def get_queue(request: Request) -> Celery:
+    return request.app.state.celery
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+SessionDep = Annotated[Session, Depends(get_session)]
+StorageDep = Annotated[Storage, Depends(get_storage)]
+QueueDep = Annotated[Celery, Depends(get_queue)]
+
+
+def get_current_owner(
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> str:
+    """The owner of the request's API key; 401 when it is missing, unknown or revoked."""
+    owner = authenticate(session, credentials.credentials) if credentials else None
+    if owner is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="a valid API key is needed: 'Authorization: Bearer <key>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return owner
+
+
+CurrentOwner = Annotated[str, Depends(get_current_owner)]
+
+
+def not_found(kind: str, item_id: str) -> HTTPException:
+    """The same 404 for missing rows and other owners' rows, so ids leak nothing."""
+    return HTTPException(status.HTTP_404_NOT_FOUND, detail=f"{kind} {item_id} not found")

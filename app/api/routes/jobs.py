@@ -1,0 +1,282 @@
+"""Submit condensation jobs, follow them, cancel them and fetch their results."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.api.deps import (
+    CurrentOwner,
+    QueueDep,
+    SessionDep,
+    SettingsDep,
+    StorageDep,
+    not_found,
+)
+from app.api.routes.datasets import get_owned_dataset
+from app.api.routes.teachers import get_owned_teacher
+from app.metrics import JOBS_SUBMITTED
+from app.models import FINISHED, Job, JobStage, JobStatus, utcnow
+from app.schemas import CondenseRequest, JobAccepted, JobOut, JobProgress, JobResult, Page
+from worker.celery_app import TASK_PREPARE
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["jobs"])
+
+
+def _job_url(request: Request, job_id: str) -> str:
+    return str(request.url_for("get_job", job_id=job_id))
+
+
+def job_view(request: Request, job: Job) -> JobOut:
+    """The job as clients see it: progress summed over shards, and an ETA for its stage."""
+    done = sum(shard.instances_done for shard in job.shards)
+    if job.stage == JobStage.condensing and job.instances_total:
+        fraction = sum(shard.progress for shard in job.shards) / job.instances_total
+    elif job.stage == JobStage.done:
+        fraction = 1.0
+    else:
+        fraction = job.stage_progress
+    fraction = min(max(fraction, 0.0), 1.0)
+    eta = None
+    if job.status == JobStatus.running and job.stage_started_at and 0 < fraction < 1:
+        elapsed = (utcnow() - job.stage_started_at).total_seconds()
+        eta = round(elapsed * (1 - fraction) / fraction, 1)
+    links = {"self": _job_url(request, job.id), "cancel": _job_url(request, job.id) + "/cancel"}
+    if job.status == JobStatus.succeeded:
+        links["result"] = _job_url(request, job.id) + "/result"
+    return JobOut(
+        id=job.id,
+        status=job.status,
+        stage=job.stage,
+        method=job.method,
+        dataset_id=job.dataset_id,
+        teacher_id=job.teacher_id,
+        progress=JobProgress(
+            instances_done=done,
+            instances_total=job.instances_total,
+            fraction=round(fraction, 4),
+            shards_done=job.shards_done,
+            shards_total=job.shards_total,
+        ),
+        eta_seconds=eta,
+        error=job.error,
+        cancel_requested=job.cancel_requested,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        timings=job.timings or {},
+        params=job.params,
+        links=links,
+    )
+
+
+def _request_digest(body: CondenseRequest) -> str:
+    return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+
+
+def _replay(request: Request, response: Response, job: Job, digest: str) -> JobAccepted:
+    if job.request_digest != digest:
+        raise HTTPException(
+            422, "this Idempotency-Key was used with a different request body; use a new key"
+        )
+    response.headers["Idempotent-Replayed"] = "true"
+    response.headers["Location"] = _job_url(request, job.id)
+    return JobAccepted(id=job.id, status=job.status, url=_job_url(request, job.id))
+
+
+@router.post(
+    "/condense",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobAccepted,
+    responses={
+        404: {"description": "dataset or teacher not found"},
+        422: {"description": "invalid settings, or Idempotency-Key reused with another body"},
+        503: {"description": "the queue is unreachable"},
+    },
+)
+def condense(
+    body: CondenseRequest,
+    request: Request,
+    response: Response,
+    owner: CurrentOwner,
+    session: SessionDep,
+    settings: SettingsDep,
+    queue: QueueDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(max_length=200, description="repeat a request safely: same key, same job"),
+    ] = None,
+) -> JobAccepted:
+    """Queue the condensation of a dataset; poll the returned URL for progress."""
+    digest = _request_digest(body)
+    if idempotency_key:
+        earlier = session.scalar(
+            select(Job).where(Job.owner == owner, Job.idempotency_key == idempotency_key)
+        )
+        if earlier is not None:
+            return _replay(request, response, earlier, digest)
+    dataset = get_owned_dataset(session, owner, body.dataset_id)
+    teacher_id = None
+    if body.teacher is not None and body.teacher.mode == "checkpoint":
+        teacher = get_owned_teacher(session, owner, body.teacher.teacher_id)
+        if teacher.scale is not None and teacher.scale != body.scale:
+            raise HTTPException(
+                422,
+                f"teacher {teacher.id} is a x{teacher.scale} model; the job asks for x{body.scale}",
+            )
+        teacher_id = teacher.id
+    usable = [
+        image
+        for image in dataset.images
+        if min(image["width"], image["height"]) >= body.patch.patch_size
+    ]
+    if not usable:
+        raise HTTPException(
+            422, f"no image of dataset {dataset.id} holds a {body.patch.patch_size}px HR patch"
+        )
+    params = body.model_dump(mode="json")
+    job_spec = body.condense_job()
+    params["condense_job"] = job_spec.model_dump(mode="json", exclude={"device"})
+    params["idc_settings"] = job_spec.idc_settings().model_dump(mode="json")
+    params["shard_size"] = body.shard_size or settings.shard_size
+    job = Job(
+        owner=owner,
+        dataset_id=dataset.id,
+        teacher_id=teacher_id,
+        method=body.method,
+        params=params,
+        idempotency_key=idempotency_key,
+        request_digest=digest,
+        status=JobStatus.queued,
+        stage=JobStage.queued,
+        instances_total=len(usable),
+        timings={},
+    )
+    session.add(job)
+    try:
+        session.commit()
+    except IntegrityError:
+        # A concurrent request with the same Idempotency-Key won the race.
+        session.rollback()
+        earlier = session.scalar(
+            select(Job).where(Job.owner == owner, Job.idempotency_key == idempotency_key)
+        )
+        if earlier is None:
+            raise
+        return _replay(request, response, earlier, digest)
+    try:
+        queue.send_task(TASK_PREPARE, args=[job.id])
+    except Exception as error:  # the broker is down: fail the job visibly, answer 503
+        log.exception("cannot queue job %s", job.id)
+        job.status, job.error, job.finished_at = JobStatus.failed, "could not be queued", utcnow()
+        session.commit()
+        raise HTTPException(503, f"the job queue is unreachable: {error}") from error
+    JOBS_SUBMITTED.labels(method=body.method).inc()
+    response.headers["Location"] = _job_url(request, job.id)
+    return JobAccepted(id=job.id, status=job.status, url=_job_url(request, job.id))
+
+
+@router.get("/jobs", response_model=Page[JobOut])
+def list_jobs(
+    request: Request,
+    owner: CurrentOwner,
+    session: SessionDep,
+    status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
+    method: Annotated[str | None, Query(max_length=20)] = None,
+    dataset_id: Annotated[str | None, Query(max_length=36)] = None,
+    created_after: Annotated[datetime | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Page[JobOut]:
+    """The owner's jobs, newest first, filtered and paginated (`total` counts all matches)."""
+    query = select(Job).where(Job.owner == owner)
+    if status_filter is not None:
+        query = query.where(Job.status == status_filter.value)
+    if method is not None:
+        query = query.where(Job.method == method)
+    if dataset_id is not None:
+        query = query.where(Job.dataset_id == dataset_id)
+    if created_after is not None:
+        query = query.where(Job.created_at > created_after)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset)
+    )
+    items = [job_view(request, job) for job in rows]
+    return Page[JobOut](items=items, total=total, limit=limit, offset=offset)
+
+
+def get_owned_job(session: SessionDep, owner: str, job_id: str) -> Job:
+    job = session.get(Job, job_id)
+    if job is None or job.owner != owner:
+        raise not_found("job", job_id)
+    return job
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut)
+def get_job(request: Request, owner: CurrentOwner, session: SessionDep, job_id: str) -> JobOut:
+    return job_view(request, get_owned_job(session, owner, job_id))
+
+
+@router.post(
+    "/jobs/{job_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobOut,
+    responses={409: {"description": "the job has already finished"}},
+)
+def cancel_job(request: Request, owner: CurrentOwner, session: SessionDep, job_id: str) -> JobOut:
+    """Ask the job to stop. A queued job is cancelled at once; running shards see the flag
+    between iterations and stop within seconds (poll until status is `cancelled`)."""
+    job = get_owned_job(session, owner, job_id)
+    if job.status in FINISHED:
+        raise HTTPException(409, f"job {job_id} has already {job.status}")
+    # Two conditional updates, so that a worker starting the job at this moment is not undone.
+    session.execute(update(Job).where(Job.id == job_id).values(cancel_requested=True))
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == JobStatus.queued)
+        .values(status=JobStatus.cancelled, finished_at=utcnow())
+    )
+    session.commit()
+    session.refresh(job)
+    return job_view(request, job)
+
+
+@router.get(
+    "/jobs/{job_id}/result",
+    response_model=JobResult,
+    responses={409: {"description": "the job has not succeeded"}},
+)
+def get_result(
+    owner: CurrentOwner,
+    session: SessionDep,
+    storage: StorageDep,
+    settings: SettingsDep,
+    job_id: str,
+) -> JobResult:
+    """A signed, expiring download URL of the condensed dataset (zip), and its manifest."""
+    job = get_owned_job(session, owner, job_id)
+    if job.status != JobStatus.succeeded or not job.result_key:
+        raise HTTPException(409, f"job {job_id} is {job.status}; the result exists once succeeded")
+    filename = f"idc-{job.id}.zip"
+    signed = storage.signed_url(job.result_key, settings.download_url_ttl_s, filename)
+    preview = (
+        storage.signed_url(job.preview_key, settings.download_url_ttl_s).url
+        if job.preview_key
+        else None
+    )
+    return JobResult(
+        job_id=job.id,
+        url=signed.url,
+        expires_at=signed.expires_at,
+        filename=filename,
+        preview_url=preview,
+        manifest=job.manifest or {},
+    )

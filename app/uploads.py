@@ -1,0 +1,273 @@
+"""Dataset archives (zip, tar, tar.gz/bz2/xz) checked member by member and stored image by image.
+
+The archive arrives as a file on disk (the upload is spooled there in chunks); members are read
+one at a time, so a multi-GB archive never sits in memory: at most one image does. Every member
+must be a regular file with a safe relative path and a decodable image within the size limits;
+the first bad member rejects the whole archive and removes what was already stored.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import lzma
+import re
+import stat
+import tarfile
+import warnings
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import BinaryIO
+
+from PIL import Image, UnidentifiedImageError
+
+from app.storage import Storage
+from idc_core.data.images import IMAGE_EXTENSIONS
+
+# Below these sizes the ratio of a member or archive is not checked: tiny files and tar headers
+# compress well without being a threat.
+_RATIO_FLOOR_MEMBER = 1024 * 1024
+_RATIO_FLOOR_ARCHIVE = 16 * 1024 * 1024
+_IGNORED_PARTS = {"__MACOSX"}
+_DAMAGED = (
+    tarfile.TarError,
+    zipfile.BadZipFile,
+    gzip.BadGzipFile,
+    lzma.LZMAError,
+    zlib.error,
+    EOFError,
+    NotImplementedError,
+)
+
+
+class ArchiveError(ValueError):
+    """The archive is refused; `status_code` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status_code: int = 422) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    max_images: int
+    max_pixels: int
+    max_image_bytes: int
+    max_ratio: float
+
+
+@dataclass(frozen=True)
+class StoredImage:
+    name: str
+    key: str
+    member: str
+    width: int
+    height: int
+    bytes: int
+    sha256: str
+
+
+@dataclass
+class StoredDataset:
+    images: list[StoredImage] = field(default_factory=list)
+
+    @property
+    def total_pixels(self) -> int:
+        return sum(image.width * image.height for image in self.images)
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(image.bytes for image in self.images)
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 over the sorted (name, image digest) pairs: the same images packed in
+        another archive format or order give the same digest."""
+        lines = sorted(f"{image.name}:{image.sha256}\n" for image in self.images)
+        return "sha256:" + hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class _Member:
+    name: str
+    size: int
+    open: Callable[[], BinaryIO]
+
+
+def _member_path(raw: str) -> PurePosixPath | None:
+    """The member's safe relative path, None for entries to skip; raises for unsafe paths."""
+    if raw.startswith("/") or "\\" in raw or re.match(r"^[A-Za-z]:", raw):
+        raise ArchiveError(f"member {raw!r} has an absolute path")
+    parts = [part for part in raw.split("/") if part not in ("", ".")]
+    if ".." in parts:
+        raise ArchiveError(f"member {raw!r} climbs out of the archive with '..'")
+    if not parts or any(part.startswith(".") or part in _IGNORED_PARTS for part in parts):
+        return None
+    return PurePosixPath(*parts)
+
+
+def _zip_members(zf: zipfile.ZipFile, limits: UploadLimits) -> Iterator[_Member]:
+    for info in zf.infolist():
+        mode = info.external_attr >> 16
+        if stat.S_ISLNK(mode):
+            raise ArchiveError(f"member {info.filename!r} is a symbolic link")
+        if info.is_dir():
+            continue
+        if info.flag_bits & 0x1:
+            raise ArchiveError(f"member {info.filename!r} is encrypted")
+        if info.file_size > _RATIO_FLOOR_MEMBER and info.file_size > limits.max_ratio * max(
+            info.compress_size, 1
+        ):
+            raise ArchiveError(
+                f"member {info.filename!r} expands {info.file_size / max(info.compress_size, 1):.0f}"
+                f" times (limit {limits.max_ratio:.0f}): refused as a decompression bomb"
+            )
+        yield _Member(info.filename, info.file_size, lambda info=info: zf.open(info))
+
+
+def _tar_members(tf: tarfile.TarFile, limits: UploadLimits) -> Iterator[_Member]:
+    for info in tf:
+        if info.issym() or info.islnk():
+            raise ArchiveError(f"member {info.name!r} is a link")
+        if info.isdir():
+            continue
+        if not info.isreg():
+            raise ArchiveError(f"member {info.name!r} is not a regular file")
+        yield _Member(info.name, info.size, lambda info=info: tf.extractfile(info))
+
+
+def _read_limited(stream: BinaryIO, limit: int, name: str) -> bytes:
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise ArchiveError(f"member {name!r} is larger than the {limit}-byte limit", 413)
+    return data
+
+
+def _check_image(data: bytes, name: str, limits: UploadLimits) -> tuple[int, int]:
+    """Decode the whole image (catching truncation); returns (width, height)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                width, height = image.size
+                if width * height > limits.max_pixels:
+                    raise ArchiveError(
+                        f"member {name!r} has {width}x{height} pixels, more than the "
+                        f"limit of {limits.max_pixels}",
+                        413,
+                    )
+                image.load()
+    except ArchiveError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
+        raise ArchiveError(f"member {name!r} is not a decodable image ({error})") from error
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ArchiveError(f"member {name!r} is refused: {error}", 413) from error
+    return width, height
+
+
+def _safe_name(stem: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", stem)
+
+
+def store_archive(
+    archive: BinaryIO, archive_size: int, storage: Storage, prefix: str, limits: UploadLimits
+) -> StoredDataset:
+    """Validate every member of `archive` and store each image under `prefix`images/.
+
+    Raises ArchiveError (and deletes everything stored under `prefix`) on the first bad member.
+    """
+    try:
+        return _store_members(archive, archive_size, storage, prefix, limits)
+    except BaseException:
+        storage.delete_prefix(prefix)
+        raise
+
+
+def _open_tar(archive: BinaryIO) -> tarfile.TarFile:
+    """Open a tar stream, compressed or not, read front to back only."""
+    try:
+        return tarfile.open(fileobj=archive, mode="r|*")
+    except tarfile.ReadError as error:
+        raise ArchiveError("the upload is not a zip or tar (.tar, .tar.gz) archive") from error
+
+
+def _store_members(
+    archive: BinaryIO, archive_size: int, storage: Storage, prefix: str, limits: UploadLimits
+) -> StoredDataset:
+    archive.seek(0)
+    is_zip = archive.read(2) == b"PK"
+    archive.seek(0)
+    try:
+        if is_zip:
+            with zipfile.ZipFile(archive) as zf:
+                return _store(_zip_members(zf, limits), archive_size, storage, prefix, limits)
+        with _open_tar(archive) as tf:
+            return _store(_tar_members(tf, limits), archive_size, storage, prefix, limits)
+    except _DAMAGED as error:
+        raise ArchiveError(f"the archive is damaged: {error}") from error
+
+
+def _store(
+    members: Iterator[_Member],
+    archive_size: int,
+    storage: Storage,
+    prefix: str,
+    limits: UploadLimits,
+) -> StoredDataset:
+    dataset = StoredDataset()
+    seen: dict[str, str] = {}
+    expanded = 0
+    for member in members:
+        path = _member_path(member.name)
+        if path is None:
+            continue
+        suffix = path.suffix.lower()
+        if suffix not in IMAGE_EXTENSIONS:
+            raise ArchiveError(
+                f"member {member.name!r} is not an image file "
+                f"(expected one of {', '.join(IMAGE_EXTENSIONS)})"
+            )
+        if len(dataset.images) >= limits.max_images:
+            raise ArchiveError(f"the archive holds more than {limits.max_images} images", 413)
+        if member.size > limits.max_image_bytes:
+            raise ArchiveError(
+                f"member {member.name!r} is larger than the {limits.max_image_bytes}-byte limit",
+                413,
+            )
+        expanded += member.size
+        if expanded > _RATIO_FLOOR_ARCHIVE and expanded > limits.max_ratio * archive_size:
+            raise ArchiveError(
+                f"the archive expands more than {limits.max_ratio:.0f} times its size: "
+                "refused as a decompression bomb"
+            )
+        name = _safe_name(path.stem)
+        if name in seen:
+            raise ArchiveError(
+                f"members {seen[name]!r} and {member.name!r} would both be named {name!r}; "
+                "image names must be unique"
+            )
+        seen[name] = member.name
+        with member.open() as stream:
+            data = _read_limited(stream, limits.max_image_bytes, member.name)
+        width, height = _check_image(data, member.name, limits)
+        key = f"{prefix}images/{name}{suffix}"
+        storage.put_bytes(key, data)
+        dataset.images.append(
+            StoredImage(
+                name=name,
+                key=key,
+                member=member.name,
+                width=width,
+                height=height,
+                bytes=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
+            )
+        )
+    if not dataset.images:
+        raise ArchiveError("the archive holds no images")
+    return dataset

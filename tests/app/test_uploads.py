@@ -1,0 +1,164 @@
+"""POST /datasets: archives are checked member by member; refused ones leave nothing behind."""
+
+from __future__ import annotations
+
+import io
+import stat
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from tests.conftest_service import auth, new_api_key
+
+
+def _zip(members: dict[str, bytes], symlinks: dict[str, str] | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+        for name, target in (symlinks or {}).items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            archive.writestr(info, target)
+    return buffer.getvalue()
+
+
+def _tar(members: dict[str, bytes], mode: str = "w:gz", links: dict[str, bytes] | None = None):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode=mode) as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+        for name, kind in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = kind, "images/a.png"
+            archive.addfile(info)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def photos(set5_dir: Path) -> dict[str, bytes]:
+    return {f"images/{p.name}": p.read_bytes() for p in sorted(set5_dir.glob("*.png"))[:3]}
+
+
+def _upload(client: TestClient, key: str, data: bytes, filename="data.zip", name=None):
+    form = {"name": name} if name else {}
+    return client.post(
+        "/datasets", headers=auth(key), files={"archive": (filename, data)}, data=form
+    )
+
+
+def _stored(client: TestClient) -> list[str]:
+    return client.app.state.storage.list_keys("datasets/")
+
+
+def test_zip_upload_stores_every_image_and_reports_counts(api_client, owner_key, photos, set5_dir):
+    response = _upload(api_client, owner_key, _zip(photos), name="set5-part")
+    assert response.status_code == 201, response.text
+    body = response.json()
+    sizes = [Image.open(io.BytesIO(data)).size for data in photos.values()]
+    assert body["name"] == "set5-part"
+    assert body["image_count"] == 3
+    assert body["total_pixels"] == sum(w * h for w, h in sizes)
+    assert body["total_bytes"] == sum(len(d) for d in photos.values())
+    assert body["digest"].startswith("sha256:") and len(body["digest"]) == 71
+    assert sorted(i["name"] for i in body["images"]) == sorted(Path(n).stem for n in photos)
+    keys = api_client.app.state.storage.list_keys(f"datasets/{body['id']}/")
+    assert len(keys) == 3
+    stored = api_client.app.state.storage.get_bytes(keys[0])
+    assert stored in photos.values()  # the original bytes, not a re-encoding
+
+    fetched = api_client.get(f"/datasets/{body['id']}", headers=auth(owner_key))
+    assert fetched.status_code == 200 and fetched.json()["digest"] == body["digest"]
+
+
+def test_tar_gz_of_the_same_images_has_the_same_digest(api_client, owner_key, photos):
+    from_zip = _upload(api_client, owner_key, _zip(photos)).json()
+    from_tar = _upload(api_client, owner_key, _tar(photos), filename="data.tar.gz").json()
+    plain_tar = _upload(api_client, owner_key, _tar(photos, "w"), filename="d.tar").json()
+    assert from_zip["digest"] == from_tar["digest"] == plain_tar["digest"]
+    assert from_tar["image_count"] == 3
+
+
+def test_hidden_and_macos_entries_are_skipped(api_client, owner_key, photos):
+    members = dict(photos) | {".DS_Store": b"junk", "__MACOSX/images/._a.png": b"junk"}
+    response = _upload(api_client, owner_key, _zip(members))
+    assert response.status_code == 201, response.text
+    assert response.json()["image_count"] == 3
+
+
+REFUSALS = {
+    "zip slip": (lambda p: _zip({"../evil.png": p}), 422, "climbs out"),
+    "nested zip slip": (lambda p: _zip({"images/../../evil.png": p}), 422, "climbs out"),
+    "absolute path": (lambda p: _zip({"/etc/evil.png": p}), 422, "absolute path"),
+    "windows path": (lambda p: _zip({"C:/evil.png": p}), 422, "absolute path"),
+    "zip symlink": (lambda p: _zip({"a.png": p}, {"images/b.png": "/etc/passwd"}), 422, "link"),
+    "tar symlink": (
+        lambda p: _tar({"images/a.png": p}, links={"b.png": tarfile.SYMTYPE}),
+        422,
+        "link",
+    ),
+    "tar hardlink": (
+        lambda p: _tar({"images/a.png": p}, links={"c.png": tarfile.LNKTYPE}),
+        422,
+        "link",
+    ),
+    "tar device": (
+        lambda p: _tar({"a.png": p}, links={"dev.png": tarfile.CHRTYPE}),
+        422,
+        "regular",
+    ),
+    "undecodable": (
+        lambda p: _zip({"a.png": p, "b.png": b"not an image at all"}),
+        422,
+        "decodable",
+    ),
+    "truncated png": (lambda p: _zip({"a.png": p[: len(p) // 2]}), 422, "decodable"),
+    "not an image file": (lambda p: _zip({"a.png": p, "notes.txt": b"hello"}), 422, "not an image"),
+    "duplicate names": (lambda p: _zip({"x/a.png": p, "y/a.png": p}), 422, "unique"),
+    "not an archive": (lambda p: b"plain text, no archive " * 100, 422, "not a zip or tar"),
+    "empty archive": (lambda p: _zip({}), 422, "no images"),
+    "zip bomb": (lambda p: _zip({"a.png": p, "bomb.png": b"\x00" * (20 << 20)}), 422, "bomb"),
+    "tar.gz bomb": (lambda p: _tar({"a.png": p, "bomb.png": b"\x00" * (20 << 20)}), 422, "bomb"),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSALS))
+def test_bad_archives_are_refused_and_leave_nothing(api_client, owner_key, photos, case):
+    build, status, message = REFUSALS[case]
+    first_photo = next(iter(photos.values()))
+    before = _stored(api_client)
+    response = _upload(api_client, owner_key, build(first_photo))
+    assert response.status_code == status, response.text
+    assert message in response.json()["detail"]
+    assert _stored(api_client) == before
+
+
+def test_too_many_pixels_and_too_large_uploads_answer_413(local_settings, photos):
+    from app.main import create_app
+
+    settings = local_settings.model_copy(update={"image_max_pixels": 100 * 100})
+    with TestClient(create_app(settings)) as client:
+        key = new_api_key(settings, "carol")
+        response = _upload(client, key, _zip(photos))
+        assert response.status_code == 413
+        assert "pixels" in response.json()["detail"]
+        assert client.app.state.storage.list_keys("datasets/") == []
+
+    settings = local_settings.model_copy(update={"upload_max_bytes": 10_000})
+    with TestClient(create_app(settings)) as client:
+        big = _zip(photos) + b"\x00" * (2 << 20)
+        response = _upload(client, key, big)
+        assert response.status_code == 413
+        assert "exceeds" in response.json()["detail"]
+
+
+def test_upload_needs_an_api_key(api_client, photos):
+    response = api_client.post("/datasets", files={"archive": ("a.zip", _zip(photos))})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"

@@ -1,0 +1,352 @@
+"""The three steps of a job, as plain functions (the Celery tasks in `tasks.py` wrap them).
+
+prepare:  check the job, train the teacher once if asked, split the images into shards and
+          queue one shard task each (selection baselines rank the whole set: one shard).
+shard:    condense the shard's images whose marker is not in storage yet, uploading each
+          finished instance (pairs first, marker last), writing progress to the database and
+          stopping between iterations when the job is cancelled; the shard that completes the
+          job queues the assembly.
+assemble: gather every instance from storage, write meta_info and the manifest, zip the
+          paired dataset, draw a preview, upload them and mark the job succeeded.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from celery import Celery
+
+from app.db import session_scope
+from app.models import Dataset, Job, JobStage, JobStatus, Shard, Teacher, new_id
+from worker import compute, jobstate
+from worker.archive import make_preview, make_zip
+from worker.celery_app import TASK_ASSEMBLE, TASK_SHARD
+from worker.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+MARKERS = "instances"
+
+
+class JobFailed(RuntimeError):
+    """The job cannot succeed; the message is shown to the user as the job's error."""
+
+
+def output_prefix(job_id: str) -> str:
+    return f"jobs/{job_id}/output/"
+
+
+def result_prefix(job_id: str) -> str:
+    return f"jobs/{job_id}/result/"
+
+
+class Throttle:
+    """Calls `action` at most once per `interval` seconds (and always when forced)."""
+
+    def __init__(self, interval: float, action: Callable[..., Any]) -> None:
+        self.interval, self.action, self.last = interval, action, float("-inf")
+
+    def __call__(self, *args: Any, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self.last >= self.interval:
+            self.last = now
+            self.action(*args)
+
+
+def cancel_check(rt: Runtime, job_id: str) -> Callable[[], bool]:
+    """A `should_stop` for idc_core: reads the job's cancel flag, at most once a second."""
+    state = {"at": float("-inf"), "stop": False}
+
+    def should_stop() -> bool:
+        now = time.monotonic()
+        if not state["stop"] and now - state["at"] >= min(rt.settings.progress_interval_s, 1.0):
+            state["at"] = now
+            state["stop"] = jobstate.cancel_requested(rt.sessions, job_id)
+        return state["stop"]
+
+    return should_stop
+
+
+def work_dir(rt: Runtime, job_id: str, name: str) -> Path:
+    """A fresh scratch folder for one step of one job (left-overs of a dead run are dropped)."""
+    folder = rt.settings.worker_dir / job_id / name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def usable_images(dataset: Dataset, patch_size: int) -> list[dict[str, Any]]:
+    """The dataset's images that hold at least one HR patch, sorted by name."""
+    images = [i for i in dataset.images if min(i["width"], i["height"]) >= patch_size]
+    return sorted(images, key=lambda image: image["name"])
+
+
+def download_images(rt: Runtime, images: list[dict[str, Any]], folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for image in images:
+        path = folder / image["key"].rsplit("/", 1)[-1]
+        rt.storage.get_file(image["key"], path)
+        paths.append(path)
+    return paths
+
+
+# ----------------------------------------------------------------------------- prepare
+
+
+def prepare(rt: Runtime, celery: Celery, job_id: str) -> None:
+    job = jobstate.start_job(rt.sessions, job_id)
+    if job is None:
+        return
+    if jobstate.cancel_requested(rt.sessions, job_id):
+        jobstate.finish(rt.sessions, job_id, JobStatus.cancelled)
+        return
+    jobstate.set_stage(rt.sessions, job_id, JobStage.preparing)
+    with rt.sessions() as session:
+        dataset = session.get(Dataset, job.dataset_id) if job.dataset_id else None
+    if dataset is None:
+        raise JobFailed("the job's dataset was deleted")
+    params = job.params
+    images = usable_images(dataset, params["patch"]["patch_size"])
+    if not images:
+        raise JobFailed(f"no image holds a {params['patch']['patch_size']}px HR patch")
+    teacher_spec = params.get("teacher") or {}
+    if teacher_spec.get("mode") == "train" and job.teacher_id is None:
+        _train_teacher(rt, job, dataset, teacher_spec)
+    jobstate.set_stage(rt.sessions, job_id, JobStage.condensing)
+    names = [image["name"] for image in images]
+    shard_size = params["shard_size"] if job.method == "idc" else len(names)
+    pending = jobstate.create_shards(rt.sessions, job_id, names, shard_size)
+    if not pending:
+        celery.send_task(TASK_ASSEMBLE, args=[job_id])
+        return
+    for index in pending:
+        celery.send_task(TASK_SHARD, args=[job_id, index])
+    log.info("job %s: %d images in %d shard(s) queued", job_id, len(names), len(pending))
+
+
+def _train_teacher(rt: Runtime, job: Job, dataset: Dataset, spec: dict[str, Any]) -> None:
+    jobstate.set_stage(rt.sessions, job.id, JobStage.training_teacher)
+    folder = work_dir(rt, job.id, "teacher")
+    images = usable_images(dataset, spec["patch_size"])
+    if not images:
+        raise JobFailed(f"no image holds a {spec['patch_size']}px teacher training patch")
+    paths = download_images(rt, images, folder / "images")
+    report = Throttle(
+        rt.settings.progress_interval_s,
+        lambda fraction: jobstate.set_stage_progress(rt.sessions, job.id, fraction),
+    )
+    model_path = compute.train_teacher(
+        paths,
+        job.params,
+        folder / "model.safetensors",
+        rt.settings.device,
+        on_fraction=report,
+        should_stop=cancel_check(rt, job.id),
+    )
+    teacher_id = new_id()
+    key, config_key = (
+        f"teachers/{teacher_id}/model.safetensors",
+        f"teachers/{teacher_id}/model.json",
+    )
+    rt.storage.put_file(key, model_path)
+    rt.storage.put_file(config_key, model_path.with_suffix(".json"))
+    with session_scope(rt.sessions) as session:
+        session.add(
+            Teacher(
+                id=teacher_id,
+                owner=job.owner,
+                name=f"trained by job {job.id}",
+                source="trained",
+                filename="model.safetensors",
+                arch=spec["arch"],
+                scale=job.params["scale"],
+                size_bytes=model_path.stat().st_size,
+                digest=compute.file_digest(model_path),
+                storage_key=key,
+                config_key=config_key,
+                job_id=job.id,
+            )
+        )
+        stored = session.get(Job, job.id)
+        stored.teacher_id = teacher_id
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- shards
+
+
+def run_shard(rt: Runtime, celery: Celery, job_id: str, index: int) -> None:
+    job = jobstate.load_job(rt.sessions, job_id)
+    shard = jobstate.load_shard(rt.sessions, job_id, index)
+    if job is None or shard is None or job.status != JobStatus.running:
+        return
+    if jobstate.cancel_requested(rt.sessions, job_id):
+        jobstate.finish(rt.sessions, job_id, JobStatus.cancelled)
+        return
+    attempt = jobstate.start_shard(rt.sessions, shard.id)
+    if attempt is not None:
+        if attempt > rt.settings.shard_max_attempts:
+            raise JobFailed(
+                f"shard {index} was started {attempt - 1} times without finishing (its worker "
+                "was lost each time, e.g. out of memory); giving up"
+            )
+        _condense_shard(rt, job, shard)
+    if jobstate.complete_shard(rt.sessions, job_id, shard.id):
+        celery.send_task(TASK_ASSEMBLE, args=[job_id])
+
+
+def _fetch_markers(rt: Runtime, job_id: str, names: list[str], out_dir: Path) -> int:
+    """Copy the stored markers of these instances into `out_dir`, so that idc_core skips them
+    (a selection baseline still ranks the whole set, and picks the same pairs); returns how
+    many there were."""
+    prefix = output_prefix(job_id) + MARKERS + "/"
+    stored = {Path(key).stem for key in rt.storage.list_keys(prefix) if key.endswith(".json")}
+    finished = [name for name in names if name in stored]
+    (out_dir / MARKERS).mkdir(parents=True, exist_ok=True)
+    for name in finished:
+        rt.storage.get_file(f"{prefix}{name}.json", out_dir / MARKERS / f"{name}.json")
+    return len(finished)
+
+
+def _upload_instance(rt: Runtime, out_dir: Path, job_id: str, name: str) -> None:
+    """Pairs first, marker last: a marker in storage means its instance is whole there, so an
+    instance whose marker is already stored (a duplicate run finished it) is not written again."""
+    prefix = output_prefix(job_id)
+    if rt.storage.exists(f"{prefix}{MARKERS}/{name}.json"):
+        return
+    for path in compute.instance_files(out_dir, name):
+        rt.storage.put_file(prefix + path.relative_to(out_dir).as_posix(), path)
+
+
+def _condense_shard(rt: Runtime, job: Job, shard: Shard) -> None:
+    folder = work_dir(rt, job.id, f"shard-{shard.index}")
+    out_dir = folder / "out"
+    done = _fetch_markers(rt, job.id, shard.images, out_dir)
+    jobstate.shard_progress(rt.sessions, shard.id, done, float(done))
+    if done == len(shard.images):
+        return
+    with rt.sessions() as session:
+        dataset = session.get(Dataset, job.dataset_id) if job.dataset_id else None
+        teacher = session.get(Teacher, job.teacher_id) if job.teacher_id else None
+    if dataset is None:
+        raise JobFailed("the job's dataset was deleted")
+    by_name = {image["name"]: image for image in dataset.images}
+    paths = download_images(rt, [by_name[name] for name in shard.images], folder / "images")
+    model = _load_teacher(rt, teacher, folder / "teacher") if teacher else None
+    # IDC may condense several instances at once (a GPU batch): their steps interleave, so the
+    # shard's progress is its finished instances plus each running instance's share of steps.
+    running: dict[str, float] = {}
+    finished = {"count": done}
+
+    def write_progress() -> None:
+        count = finished["count"]
+        jobstate.shard_progress(rt.sessions, shard.id, count, count + sum(running.values()))
+
+    report = Throttle(rt.settings.progress_interval_s, write_progress)
+
+    def on_progress(event: compute.ProgressEvent) -> None:
+        if event.kind == "instance_finished":
+            _upload_instance(rt, out_dir, job.id, event.instance)
+            running.pop(event.instance, None)
+            finished["count"] += 1
+            report(force=True)
+        elif event.kind == "step" and event.steps:
+            running[event.instance] = event.step / event.steps
+            report()
+
+    compute.condense(
+        paths,
+        out_dir,
+        job.params,
+        model,
+        rt.settings.device,
+        on_progress=on_progress,
+        should_stop=cancel_check(rt, job.id),
+    )
+    jobstate.shard_progress(rt.sessions, shard.id, finished["count"], float(finished["count"]))
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _fetch_teacher(rt: Runtime, teacher: Teacher, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / teacher.storage_key.rsplit("/", 1)[-1]
+    rt.storage.get_file(teacher.storage_key, path)
+    if teacher.config_key:
+        rt.storage.get_file(teacher.config_key, path.with_suffix(".json"))
+    return path
+
+
+def _load_teacher(rt: Runtime, teacher: Teacher, folder: Path) -> Any:
+    path = _fetch_teacher(rt, teacher, folder)
+    try:
+        return compute.load_teacher(path, rt.settings.device, teacher.scale)
+    except ValueError as error:
+        raise JobFailed(f"teacher {teacher.id} cannot be used: {error}") from error
+
+
+# ----------------------------------------------------------------------------- assemble
+
+
+def assemble(rt: Runtime, job_id: str) -> None:
+    job = jobstate.load_job(rt.sessions, job_id)
+    if job is None or job.status != JobStatus.running:
+        return
+    jobstate.set_stage(rt.sessions, job_id, JobStage.assembling)
+    folder = work_dir(rt, job_id, "assemble")
+    dataset_dir = folder / "dataset"
+    rt.storage.download_prefix(output_prefix(job_id), dataset_dir)
+    with rt.sessions() as session:
+        dataset = session.get(Dataset, job.dataset_id) if job.dataset_id else None
+        teacher = session.get(Teacher, job.teacher_id) if job.teacher_id else None
+    if dataset is None:
+        raise JobFailed("the job's dataset was deleted")
+    # idc_core digests the source files into the manifest, so they are fetched once more.
+    shard_names = {name for shard in jobstate.load_shards(rt.sessions, job_id) for name in shard}
+    images = [image for image in dataset.images if image["name"] in shard_names]
+    sources = download_images(rt, images, folder / "sources")
+    teacher_info = _teacher_info(rt, teacher, folder / "teacher") if teacher else None
+    try:
+        manifest = compute.finalize(
+            dataset_dir, job.params, rt.settings.device, teacher_info, sources
+        )
+    except ValueError as error:
+        raise JobFailed(f"the condensed dataset is incomplete: {error}") from error
+    manifest["service"] = {
+        "job_id": job_id,
+        "dataset_id": dataset.id,
+        "dataset_name": dataset.name,
+        "dataset_digest": dataset.digest,
+    }
+    (dataset_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    root_name = f"idc-{job_id}"
+    zip_path, preview_path = folder / f"{root_name}.zip", folder / "preview.png"
+    make_zip(dataset_dir, zip_path, root_name)
+    prefix = result_prefix(job_id)
+    rt.storage.put_file(prefix + zip_path.name, zip_path)
+    preview_key = None
+    if make_preview(dataset_dir, preview_path):
+        preview_key = prefix + "preview.png"
+        rt.storage.put_file(preview_key, preview_path)
+    rt.storage.put_file(prefix + "manifest.json", dataset_dir / "manifest.json")
+    jobstate.finish(
+        rt.sessions,
+        job_id,
+        JobStatus.succeeded,
+        result_key=prefix + zip_path.name,
+        preview_key=preview_key,
+        manifest=manifest,
+    )
+    shutil.rmtree(rt.settings.worker_dir / job_id, ignore_errors=True)
+
+
+def _teacher_info(rt: Runtime, teacher: Teacher, folder: Path) -> dict[str, Any]:
+    path = _fetch_teacher(rt, teacher, folder)
+    record = {"id": teacher.id, "source": teacher.source, "digest": teacher.digest}
+    return compute.describe_teacher(path, "cpu", record)
