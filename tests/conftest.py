@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+# Real Postgres, Redis, S3 server and Celery worker fixtures, shared by tests/app and tests/worker.
+pytest_plugins = ["tests.conftest_service"]
+
 SHARED_SR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sr"
 
 

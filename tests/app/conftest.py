@@ -9,7 +9,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings
-from tests.conftest_service import *  # noqa: F403 - fixtures shared with tests/worker
 from tests.conftest_service import make_settings, new_api_key
 
 
