@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, Response, UploadFile, status
+from fastapi import APIRouter, File, Form, HTTPException, Response, UploadFile, status
 from sqlalchemy import func, select
 
 from app.api.deps import CurrentOwner, SessionDep, SettingsDep, StorageDep, not_found
+from app.api.pagination import Limit, Offset, paginate
 from app.metrics import DATASET_UPLOADS
 from app.models import FINISHED, Dataset, Job, new_id
 from app.schemas import DatasetDetail, DatasetOut, ImageInfo, Page
@@ -83,16 +84,11 @@ def upload_dataset(
 def list_datasets(
     owner: CurrentOwner,
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 20,
+    offset: Offset = 0,
 ) -> Page[DatasetOut]:
     query = select(Dataset).where(Dataset.owner == owner)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(Dataset.created_at.desc(), Dataset.id).limit(limit).offset(offset)
-    )
-    items = [DatasetOut.model_validate(row) for row in rows]
-    return Page[DatasetOut](items=items, total=total, limit=limit, offset=offset)
+    return paginate(session, query, Dataset, DatasetOut.model_validate, limit, offset)
 
 
 def get_owned_dataset(session: SessionDep, owner: str, dataset_id: str) -> Dataset:

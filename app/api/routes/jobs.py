@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.api.deps import (
@@ -19,6 +19,7 @@ from app.api.deps import (
     StorageDep,
     not_found,
 )
+from app.api.pagination import Limit, Offset, paginate
 from app.api.routes.datasets import get_owned_dataset
 from app.api.routes.teachers import get_owned_teacher
 from app.metrics import JOBS_SUBMITTED
@@ -192,8 +193,8 @@ def list_jobs(
     method: Annotated[str | None, Query(max_length=20)] = None,
     dataset_id: Annotated[str | None, Query(max_length=36)] = None,
     created_after: Annotated[datetime | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 20,
+    offset: Offset = 0,
 ) -> Page[JobOut]:
     """The owner's jobs, newest first, filtered and paginated (`total` counts all matches)."""
     query = select(Job).where(Job.owner == owner)
@@ -205,12 +206,7 @@ def list_jobs(
         query = query.where(Job.dataset_id == dataset_id)
     if created_after is not None:
         query = query.where(Job.created_at > created_after)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(Job.created_at.desc(), Job.id).limit(limit).offset(offset)
-    )
-    items = [job_view(request, job) for job in rows]
-    return Page[JobOut](items=items, total=total, limit=limit, offset=offset)
+    return paginate(session, query, Job, lambda job: job_view(request, job), limit, offset)
 
 
 def get_owned_job(session: SessionDep, owner: str, job_id: str) -> Job:

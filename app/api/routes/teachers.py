@@ -6,10 +6,11 @@ import hashlib
 from pathlib import PurePosixPath
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, HTTPException, Query, Response, UploadFile, status
+from fastapi import APIRouter, File, Form, HTTPException, Response, UploadFile, status
 from sqlalchemy import func, select
 
 from app.api.deps import CurrentOwner, SessionDep, SettingsDep, StorageDep, not_found
+from app.api.pagination import Limit, Offset, paginate
 from app.checkpoints import CheckpointError, check_checkpoint, read_sidecar
 from app.models import FINISHED, Job, Teacher, new_id
 from app.schemas import Page, TeacherOut
@@ -89,16 +90,11 @@ def upload_teacher(
 def list_teachers(
     owner: CurrentOwner,
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 20,
+    offset: Offset = 0,
 ) -> Page[TeacherOut]:
     query = select(Teacher).where(Teacher.owner == owner)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(Teacher.created_at.desc(), Teacher.id).limit(limit).offset(offset)
-    )
-    items = [TeacherOut.model_validate(row) for row in rows]
-    return Page[TeacherOut](items=items, total=total, limit=limit, offset=offset)
+    return paginate(session, query, Teacher, TeacherOut.model_validate, limit, offset)
 
 
 def get_owned_teacher(session: SessionDep, owner: str, teacher_id: str) -> Teacher:
