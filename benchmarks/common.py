@@ -5,7 +5,8 @@ Layout of a benchmark's out folder (every artefact is reused by a re-run with th
 
     settings.json                 the settings the folder was made with (a re-run must match)
     teacher.safetensors/.json     the teacher (edsr-tiny by default) trained on the whole set
-    datasets/<row>/               each training set in the paired layout (HR/, LR/, meta_info.txt)
+    datasets/<row>/               each training set in the paired layout (HR/, LR/, meta_info.txt;
+                                  idc-float trains on datasets/idc, reading its LR_float/)
     students/<row>/seed<k>.json   test scores and validation curve of one student
     table.md, validation.png      the results
 """
@@ -38,7 +39,13 @@ from idc_core.api import (
 )
 from idc_core.baselines import METHODS as SELECTION_METHODS
 from idc_core.data.images import list_images
-from idc_core.data.paired import PairedArrays, read_pairs, write_meta_info, write_pairs
+from idc_core.data.paired import (
+    LR_FLOAT_DIR,
+    PairedArrays,
+    read_pairs,
+    write_meta_info,
+    write_pairs,
+)
 from idc_core.data.patches import Instance, load_instance
 from idc_core.evaluation import evaluate_model, make_validator
 from idc_core.method.condense import synthetic_count
@@ -47,6 +54,9 @@ from idc_core.training import train_sr_model
 
 SHARED_SR = Path(__file__).resolve().parents[2] / "shared" / "data" / "sr"
 DONE_MARKER = ".complete"
+FLOAT_LR_ROW = "idc-float"
+"""A row that trains on the `idc` row's set but reads its float LR (`LR_float/`), not the 8-bit
+PNGs: the two rows differ only in the rounding of the LR inputs."""
 
 
 class BenchmarkError(RuntimeError):
@@ -83,7 +93,9 @@ class BenchmarkConfig(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     out: Path
-    rows: list[str] = Field(description="row keys: whole, a selection method, idc, v1..v7")
+    rows: list[str] = Field(
+        description="row keys: whole, a selection method, idc, idc-float, v1..v7"
+    )
     labels: dict[str, str] = Field(description="row key -> label in the table")
     seeds: int = Field(ge=1, description="students per row")
     train_folders: list[Path]
@@ -207,10 +219,18 @@ def selection_ratio(instances: Sequence[Instance], ratio: float) -> float:
     return min(1.0, idc_total / total)
 
 
+def dataset_row(row: str) -> str:
+    """The row whose training set `row` uses (`datasets/<that row>/`): its own, but `idc` for
+    the float-LR row."""
+    return "idc" if row == FLOAT_LR_ROW else row
+
+
 def row_job(row: str, instances: Sequence[Instance], config: BenchmarkConfig) -> CondenseJob | None:
     """The condensation job of a table row: None for Whole (every real pair); a selection
     baseline at the ratio that matches IDC's pair count; IDC with `idc_preset`; an ablation
-    variant v1..v7 with its own preset. Every IDC row gets the same `idc_overrides`."""
+    variant v1..v7 with its own preset. Every IDC row gets the same `idc_overrides`. In a
+    benchmark that offers the float-LR row, the `idc` set always keeps its float LR too, so that
+    `idc` and `idc-float` share one set whichever of them a run asks for."""
     if row == "whole":
         return None
     if row in SELECTION_METHODS:
@@ -225,6 +245,7 @@ def row_job(row: str, instances: Sequence[Instance], config: BenchmarkConfig) ->
         overrides=config.idc_overrides,
         seed=config.selection_seed,
         device=config.device,
+        save_float_lr=row == "idc" and FLOAT_LR_ROW in config.labels,
     )
 
 
@@ -322,15 +343,29 @@ def run_student(dataset: PairedArrays, config: BenchmarkConfig, seed: int, path:
     return record
 
 
-def train_students(datasets: dict[str, Path], config: BenchmarkConfig) -> dict[str, list[dict]]:
-    """`config.seeds` students per row (label -> dataset folder); label -> a record per seed."""
+def training_pairs(row: str, folder: Path) -> PairedArrays:
+    """The pairs a row's students train on: the float LR for the float-LR row (refused when the
+    set has none, e.g. one built before the benchmark kept it), the 8-bit PNG LR otherwise."""
+    if row != FLOAT_LR_ROW:
+        return read_pairs(folder)
+    if not (folder / LR_FLOAT_DIR).is_dir():
+        raise BenchmarkError(
+            f"{folder} has no {LR_FLOAT_DIR}/ for the {row} row (built before the benchmark kept "
+            "float LR); use another --out folder"
+        )
+    return read_pairs(folder, prefer_float=True)
+
+
+def train_students(config: BenchmarkConfig) -> dict[str, list[dict]]:
+    """`config.seeds` students per row on its set in `datasets/`; label -> a record per seed."""
     results: dict[str, list[dict]] = {}
-    for label, folder in datasets.items():
-        dataset = read_pairs(folder)
+    for row in config.rows:
+        label = config.labels[row]
+        dataset = training_pairs(row, config.out / "datasets" / dataset_row(row))
         results[label] = []
         for seed in range(config.seeds):
             with phase(f"student {label} seed {seed} ({len(dataset)} pairs)"):
-                path = config.out / "students" / folder.name / f"seed{seed}.json"
+                path = config.out / "students" / row / f"seed{seed}.json"
                 record = run_student(dataset, config, seed, path)
                 scores = record["scores"].items()
                 log(
@@ -376,11 +411,9 @@ def run_benchmark(config: BenchmarkConfig) -> BenchmarkRun:
                 return pairs_of(instances)
 
         teacher = get_teacher(config, make_pairs)
-    datasets = {}
-    for row in config.rows:
+    for row in dict.fromkeys(dataset_row(row) for row in config.rows):  # each set once, in order
         folder = config.out / "datasets" / row
         job = row_job(row, instances, config)
         build_dataset(row, folder, job, paths, instances, teacher, config.teacher)
-        datasets[config.labels[row]] = folder
-    results = train_students(datasets, config)
+    results = train_students(config)
     return BenchmarkRun(results, len(paths), whole, row_pairs)

@@ -16,6 +16,12 @@ gap was several spreads. IDC makes ceil(r N) pairs per image, at least one, so r
 give 502 pairs (1.7%) on these 291 images; the default r = 0.005 gives one pair per image, 291
 pairs, 0.98% of the whole set. Every selection row keeps as many pairs as IDC makes, as in the
 paper. The table ends with the Whole-vs-Random check; pass --ratio 0.1 for Table 1's setting.
+
+The row `idc-float` (not a default) trains on the IDC set's float LR (`LR_float/`) instead of its
+8-bit PNGs, to measure what the rounding costs:
+
+    python -m benchmarks.paper_tables --out runs/float --rows idc,idc-float \
+        --teacher runs/tables/teacher.safetensors
 """
 
 from __future__ import annotations
@@ -41,7 +47,9 @@ ROW_LABELS = {
     "kcenter": "K-Center",
     "dcsr": "DCSR",
     "idc": "IDC",
+    "idc-float": "IDC (float LR)",  # the IDC set with unrounded LR inputs; not a default row
 }
+DEFAULT_ROWS = ("whole", "random", "herding", "kcenter", "dcsr", "idc")
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
@@ -61,7 +69,9 @@ def main(
     images: Annotated[
         int | None, typer.Option(min=1, help="use N evenly spaced training images (default all)")
     ] = None,
-    rows: Annotated[str, typer.Option(help="comma-separated rows")] = ",".join(ROW_LABELS),
+    rows: Annotated[
+        str, typer.Option(help=f"comma-separated rows among {', '.join(ROW_LABELS)}")
+    ] = ",".join(DEFAULT_ROWS),
     ratio: Annotated[
         float, typer.Option(help="IDC's ratio r per image (Table 1: 0.1; see the docstring)")
     ] = 0.005,

@@ -1,9 +1,17 @@
-"""The shared benchmark helpers: pair-count matching and image subsets."""
+"""The shared benchmark helpers: pair-count matching, image subsets, the float-LR row's input."""
 
+import numpy as np
 import pytest
 
-from benchmarks.common import BenchmarkError, image_paths, load_instances, selection_ratio
+from benchmarks.common import (
+    BenchmarkError,
+    image_paths,
+    load_instances,
+    selection_ratio,
+    training_pairs,
+)
 from idc_core.baselines import selection_budget
+from idc_core.data.paired import write_pairs
 from idc_core.data.patches import PatchSettings
 from idc_core.method.condense import synthetic_count
 
@@ -26,3 +34,11 @@ def test_image_subset_is_evenly_spaced_over_the_folders(t91_dir, bsd200_dir):
     assert {p.parent.name for p in subset} == {"T91", "BSD200"}
     with pytest.raises(BenchmarkError):
         image_paths([t91_dir], 0)
+
+
+def test_float_lr_row_refuses_a_set_without_float_lr(t91_dir, tmp_path):
+    instance = load_instances(image_paths([t91_dir], 1), PatchSettings(patch_size=32, step=32))[0]
+    write_pairs(tmp_path, ["a", "b"], instance.hr[:2], instance.lr[:2])
+    assert training_pairs("idc", tmp_path).lr.dtype == np.uint8
+    with pytest.raises(BenchmarkError, match="no LR_float"):
+        training_pairs("idc-float", tmp_path)

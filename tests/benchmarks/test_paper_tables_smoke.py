@@ -4,8 +4,10 @@ import json
 import math
 import re
 
+import numpy as np
 from typer.testing import CliRunner
 
+from benchmarks.common import training_pairs
 from benchmarks.paper_tables import app
 
 from .conftest import tiny_options
@@ -13,12 +15,12 @@ from .conftest import tiny_options
 ROWS = ("Whole", "Random", "Herding", "K-Center", "DCSR", "IDC")
 
 
-def table_rows(table: str) -> dict[str, list[str]]:
-    """Row label -> cells of the Markdown table's body."""
+def table_rows(table: str, labels: tuple[str, ...] = ROWS) -> dict[str, list[str]]:
+    """Row label -> cells of the Markdown table's body (the rows with one of `labels`)."""
     rows = {}
     for line in table.splitlines():
         cells = [c.strip() for c in line.strip("|").split("|")]
-        if line.startswith("|") and cells[0] in ROWS:
+        if line.startswith("|") and cells[0] in labels:
             rows[cells[0]] = cells[1:]
     return rows
 
@@ -58,6 +60,26 @@ def test_paper_tables_writes_table_and_plot_and_reuses_its_caches(
     assert again.exit_code == 0, again.output
     assert "teacher: loading" in again.output and "dcsr: reusing" in again.output
     assert (out / "table.md").read_text() == table
+
+    float_run = runner.invoke(
+        app, tiny_options(out, t91_dir, tiny_test_folder) + ["--rows", "idc,idc-float"]
+    )
+    assert float_run.exit_code == 0, float_run.output
+    assert "idc: reusing" in float_run.output and "dataset idc-float" not in float_run.output
+    float_rows = table_rows((out / "table.md").read_text(), ("IDC", "IDC (float LR)"))
+    assert float_rows["IDC"] == rows["IDC"]  # the same set and cached students
+    assert float_rows["IDC (float LR)"][0] == rows["IDC"][0]
+    idc_set = out / "datasets" / "idc"
+    rounded, exact = training_pairs("idc", idc_set), training_pairs("idc-float", idc_set)
+    assert rounded.lr.dtype == np.uint8 and exact.lr.dtype == np.float32
+    assert np.array_equal(np.clip(np.rint(exact.lr * 255), 0, 255), rounded.lr)  # one set
+    assert not np.array_equal(exact.lr, rounded.lr / np.float32(255))  # but unrounded
+    for seed in (0, 1):
+        png_student, float_student = (
+            json.loads((out / "students" / row / f"seed{seed}.json").read_text())
+            for row in ("idc", "idc-float")
+        )
+        assert float_student["scores"] != png_student["scores"]  # same seed, other LR inputs
 
 
 def test_paper_tables_refuses_an_out_folder_made_with_other_settings(
