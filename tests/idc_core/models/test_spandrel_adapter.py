@@ -140,3 +140,32 @@ def test_torchvision_stand_in_is_gone_after_importing_spandrel():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.split() == ["True", "False"], result.stderr
+
+
+def test_spandrel_swinir_serves_as_the_idc_teacher(tmp_path, set5_dir):
+    """A randomly initialised SwinIR read through spandrel drives IDC and makes the HR patches."""
+    from idc_core.api import CondenseJob, PatchSettings, condense_images
+    from idc_core.data.images import load_rgb, save_png
+    from idc_core.data.paired import read_pairs
+
+    torch.manual_seed(0)
+    teacher = load_model(write_pth(tmp_path, small_swinir(4), "swinir"))
+    image = tmp_path / "images" / "butterfly.png"
+    image.parent.mkdir()
+    save_png(image, load_rgb(set5_dir / "butterfly.png")[:64, :64])
+    job = CondenseJob(
+        ratio=0.25,
+        patch=PatchSettings(patch_size=32, step=16, scale=4),
+        preset="tiny",
+        overrides={"c_out": 8},
+        device="cpu",
+    )
+    records = condense_images([image], tmp_path / "out", job, teacher)
+    pairs = read_pairs(tmp_path / "out")
+    assert [r.n_synthetic for r in records] == [3]  # ceil(0.25 * 9 patches)
+    assert pairs.hr.shape == (3, 32, 32, 3) and pairs.lr.shape == (3, 8, 8, 3)
+    with torch.no_grad():
+        lr = torch.from_numpy(pairs.lr).permute(0, 3, 1, 2).float() / 255
+        expected = teacher(lr).clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).numpy()
+    # Stage 2: the HR patches are the teacher's output (of the float LR, before PNG rounding).
+    assert abs(expected.astype(int) - pairs.hr.astype(int)).mean() < 3
