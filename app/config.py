@@ -20,7 +20,7 @@ MiB = 1024**2
 
 
 class Settings(BaseSettings):
-    """The service's settings; `docs/service.md` has the table that documents each one."""
+    """The service's settings; README.md has the table that documents each one."""
 
     model_config = SettingsConfigDict(
         env_prefix="IDC_",
