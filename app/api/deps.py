@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from celery import Celery
 from fastapi import Depends, HTTPException, Request, status
@@ -61,3 +61,14 @@ CurrentOwner = Annotated[str, Depends(get_current_owner)]
 def not_found(kind: str, item_id: str) -> HTTPException:
     """The same 404 for missing rows and other owners' rows, so ids leak nothing."""
     return HTTPException(status.HTTP_404_NOT_FOUND, detail=f"{kind} {item_id} not found")
+
+
+OwnedRow = TypeVar("OwnedRow")
+
+
+def get_owned(session: Session, model: type[OwnedRow], owner: str, row_id: str) -> OwnedRow:
+    """The row of `model` with this id if `owner` owns it; otherwise the 404 of `not_found`."""
+    row = session.get(model, row_id)
+    if row is None or row.owner != owner:
+        raise not_found(model.__name__.lower(), row_id)
+    return row

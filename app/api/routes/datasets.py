@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, HTTPException, Response, UploadFile, status
 from sqlalchemy import func, select
 
-from app.api.deps import CurrentOwner, SessionDep, SettingsDep, StorageDep, not_found
+from app.api.deps import CurrentOwner, SessionDep, SettingsDep, StorageDep, get_owned
 from app.api.pagination import Limit, Offset, paginate
 from app.metrics import DATASET_UPLOADS
 from app.models import FINISHED, Dataset, Job, new_id
@@ -91,16 +91,9 @@ def list_datasets(
     return paginate(session, query, Dataset, DatasetOut.model_validate, limit, offset)
 
 
-def get_owned_dataset(session: SessionDep, owner: str, dataset_id: str) -> Dataset:
-    dataset = session.get(Dataset, dataset_id)
-    if dataset is None or dataset.owner != owner:
-        raise not_found("dataset", dataset_id)
-    return dataset
-
-
 @router.get("/{dataset_id}", response_model=DatasetDetail)
 def get_dataset(owner: CurrentOwner, session: SessionDep, dataset_id: str) -> DatasetDetail:
-    return _detail(get_owned_dataset(session, owner, dataset_id))
+    return _detail(get_owned(session, Dataset, owner, dataset_id))
 
 
 @router.delete("/{dataset_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -108,7 +101,7 @@ def delete_dataset(
     owner: CurrentOwner, session: SessionDep, storage: StorageDep, dataset_id: str
 ) -> Response:
     """Delete the dataset and its images; refused while a job still reads it."""
-    dataset = get_owned_dataset(session, owner, dataset_id)
+    dataset = get_owned(session, Dataset, owner, dataset_id)
     active = session.scalar(
         select(func.count())
         .select_from(Job)

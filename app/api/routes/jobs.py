@@ -17,13 +17,11 @@ from app.api.deps import (
     SessionDep,
     SettingsDep,
     StorageDep,
-    not_found,
+    get_owned,
 )
 from app.api.pagination import Limit, Offset, paginate
-from app.api.routes.datasets import get_owned_dataset
-from app.api.routes.teachers import get_owned_teacher
 from app.metrics import JOBS_SUBMITTED
-from app.models import FINISHED, Job, JobStage, JobStatus, utcnow
+from app.models import FINISHED, Dataset, Job, JobStage, JobStatus, Teacher, utcnow
 from app.schemas import CondenseRequest, JobAccepted, JobOut, JobProgress, JobResult, Page
 from worker.celery_app import TASK_PREPARE
 
@@ -123,10 +121,10 @@ def condense(
         )
         if earlier is not None:
             return _replay(request, response, earlier, digest)
-    dataset = get_owned_dataset(session, owner, body.dataset_id)
+    dataset = get_owned(session, Dataset, owner, body.dataset_id)
     teacher_id = None
     if body.teacher is not None and body.teacher.mode == "checkpoint":
-        teacher = get_owned_teacher(session, owner, body.teacher.teacher_id)
+        teacher = get_owned(session, Teacher, owner, body.teacher.teacher_id)
         if teacher.scale is not None and teacher.scale != body.scale:
             raise HTTPException(
                 422,
@@ -209,16 +207,9 @@ def list_jobs(
     return paginate(session, query, Job, lambda job: job_view(request, job), limit, offset)
 
 
-def get_owned_job(session: SessionDep, owner: str, job_id: str) -> Job:
-    job = session.get(Job, job_id)
-    if job is None or job.owner != owner:
-        raise not_found("job", job_id)
-    return job
-
-
 @router.get("/jobs/{job_id}", response_model=JobOut)
 def get_job(request: Request, owner: CurrentOwner, session: SessionDep, job_id: str) -> JobOut:
-    return job_view(request, get_owned_job(session, owner, job_id))
+    return job_view(request, get_owned(session, Job, owner, job_id))
 
 
 @router.post(
@@ -230,7 +221,7 @@ def get_job(request: Request, owner: CurrentOwner, session: SessionDep, job_id: 
 def cancel_job(request: Request, owner: CurrentOwner, session: SessionDep, job_id: str) -> JobOut:
     """Ask the job to stop. A queued job is cancelled at once; running shards see the flag
     between iterations and stop within seconds (poll until status is `cancelled`)."""
-    job = get_owned_job(session, owner, job_id)
+    job = get_owned(session, Job, owner, job_id)
     if job.status in FINISHED:
         raise HTTPException(409, f"job {job_id} has already {job.status}")
     # Two conditional updates, so that a worker starting the job at this moment is not undone.
@@ -258,7 +249,7 @@ def get_result(
     job_id: str,
 ) -> JobResult:
     """A signed, expiring download URL of the condensed dataset (zip), and its manifest."""
-    job = get_owned_job(session, owner, job_id)
+    job = get_owned(session, Job, owner, job_id)
     if job.status != JobStatus.succeeded or not job.result_key:
         raise HTTPException(409, f"job {job_id} is {job.status}; the result exists once succeeded")
     filename = f"idc-{job.id}.zip"

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, HTTPException, Response, UploadFile, status
 from sqlalchemy import func, select
 
-from app.api.deps import CurrentOwner, SessionDep, SettingsDep, StorageDep, not_found
+from app.api.deps import CurrentOwner, SessionDep, SettingsDep, StorageDep, get_owned
 from app.api.pagination import Limit, Offset, paginate
 from app.checkpoints import CheckpointError, check_checkpoint, read_sidecar
 from app.models import FINISHED, Job, Teacher, new_id
@@ -97,16 +97,9 @@ def list_teachers(
     return paginate(session, query, Teacher, TeacherOut.model_validate, limit, offset)
 
 
-def get_owned_teacher(session: SessionDep, owner: str, teacher_id: str) -> Teacher:
-    teacher = session.get(Teacher, teacher_id)
-    if teacher is None or teacher.owner != owner:
-        raise not_found("teacher", teacher_id)
-    return teacher
-
-
 @router.get("/{teacher_id}", response_model=TeacherOut)
 def get_teacher(owner: CurrentOwner, session: SessionDep, teacher_id: str) -> Teacher:
-    return get_owned_teacher(session, owner, teacher_id)
+    return get_owned(session, Teacher, owner, teacher_id)
 
 
 @router.delete("/{teacher_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -114,7 +107,7 @@ def delete_teacher(
     owner: CurrentOwner, session: SessionDep, storage: StorageDep, teacher_id: str
 ) -> Response:
     """Delete the checkpoint; refused while an unfinished job uses it."""
-    teacher = get_owned_teacher(session, owner, teacher_id)
+    teacher = get_owned(session, Teacher, owner, teacher_id)
     active = session.scalar(
         select(func.count())
         .select_from(Job)
