@@ -98,11 +98,16 @@ def serve(
     migrate_first: Annotated[bool, typer.Option("--migrate/--no-migrate")] = True,
 ) -> None:
     """Run the API (uvicorn), after applying the migrations."""
-    import uvicorn
-
     settings = _settings(host, port)
     if migrate_first:
         _migrate(60.0)
+    _run_api(settings)
+
+
+def _run_api(settings) -> None:
+    """Serve app.main's application with uvicorn (trusting proxy headers) until stopped."""
+    import uvicorn
+
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -148,8 +153,6 @@ def embedded(
 ) -> None:
     """API and one worker together, with SQLite, local files and a SQLite broker by default:
     nothing else to install or start."""
-    import uvicorn
-
     settings = _settings(host, port)
     _migrate(60.0)
     logging.basicConfig(level=settings.log_level)
@@ -160,13 +163,7 @@ def embedded(
     # the `finally` below stop the worker rather than leave it orphaned.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
-        uvicorn.run(
-            "app.main:create_app",
-            factory=True,
-            host=settings.api_host,
-            port=settings.api_port,
-            log_level=settings.log_level.lower(),
-        )
+        _run_api(settings)
     finally:
         worker_process.send_signal(signal.SIGTERM)
         try:

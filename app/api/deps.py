@@ -8,6 +8,7 @@ from typing import Annotated, TypeVar
 from celery import Celery
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
@@ -72,3 +73,23 @@ def get_owned(session: Session, model: type[OwnedRow], owner: str, row_id: str) 
     if row is None or row.owner != owner:
         raise not_found(model.__name__.lower(), row_id)
     return row
+
+
+def delete_unless_in_use(
+    session: Session, storage: Storage, row, in_use_by: ColumnElement, prefix: str
+) -> None:
+    """Delete an owned row and its files, or answer 409 while an unfinished job still uses it
+    (`in_use_by` is the Job column that points at the row, e.g. `Job.dataset_id`)."""
+    from app.models import FINISHED, Job
+
+    kind = type(row).__name__.lower()
+    active = session.scalar(
+        select(func.count())
+        .select_from(Job)
+        .where(in_use_by == row.id, Job.status.not_in([s.value for s in FINISHED]))
+    )
+    if active:
+        raise HTTPException(409, f"{active} unfinished job(s) use this {kind}; cancel them first")
+    storage.delete_prefix(prefix)
+    session.delete(row)
+    session.commit()

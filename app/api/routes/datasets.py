@@ -5,12 +5,19 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, Response, UploadFile, status
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from app.api.deps import CurrentOwner, SessionDep, SettingsDep, StorageDep, get_owned
+from app.api.deps import (
+    CurrentOwner,
+    SessionDep,
+    SettingsDep,
+    StorageDep,
+    delete_unless_in_use,
+    get_owned,
+)
 from app.api.pagination import Limit, Offset, paginate
 from app.metrics import DATASET_UPLOADS
-from app.models import FINISHED, Dataset, Job, new_id
+from app.models import Dataset, Job, new_id
 from app.schemas import DatasetDetail, DatasetOut, ImageInfo, Page
 from app.uploads import ArchiveError, UploadLimits, store_archive
 
@@ -102,14 +109,5 @@ def delete_dataset(
 ) -> Response:
     """Delete the dataset and its images; refused while a job still reads it."""
     dataset = get_owned(session, Dataset, owner, dataset_id)
-    active = session.scalar(
-        select(func.count())
-        .select_from(Job)
-        .where(Job.dataset_id == dataset_id, Job.status.not_in([s.value for s in FINISHED]))
-    )
-    if active:
-        raise HTTPException(409, f"{active} unfinished job(s) use this dataset; cancel them first")
-    storage.delete_prefix(f"datasets/{dataset_id}/")
-    session.delete(dataset)
-    session.commit()
+    delete_unless_in_use(session, storage, dataset, Job.dataset_id, f"datasets/{dataset_id}/")
     return Response(status_code=status.HTTP_204_NO_CONTENT)

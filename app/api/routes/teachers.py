@@ -7,12 +7,19 @@ from pathlib import PurePosixPath
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, HTTPException, Response, UploadFile, status
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from app.api.deps import CurrentOwner, SessionDep, SettingsDep, StorageDep, get_owned
+from app.api.deps import (
+    CurrentOwner,
+    SessionDep,
+    SettingsDep,
+    StorageDep,
+    delete_unless_in_use,
+    get_owned,
+)
 from app.api.pagination import Limit, Offset, paginate
 from app.checkpoints import CheckpointError, check_checkpoint, read_sidecar
-from app.models import FINISHED, Job, Teacher, new_id
+from app.models import Job, Teacher, new_id
 from app.schemas import Page, TeacherOut
 
 router = APIRouter(prefix="/teachers", tags=["teachers"])
@@ -108,14 +115,5 @@ def delete_teacher(
 ) -> Response:
     """Delete the checkpoint; refused while an unfinished job uses it."""
     teacher = get_owned(session, Teacher, owner, teacher_id)
-    active = session.scalar(
-        select(func.count())
-        .select_from(Job)
-        .where(Job.teacher_id == teacher_id, Job.status.not_in([s.value for s in FINISHED]))
-    )
-    if active:
-        raise HTTPException(409, f"{active} unfinished job(s) use this teacher; cancel them first")
-    storage.delete_prefix(f"teachers/{teacher_id}/")
-    session.delete(teacher)
-    session.commit()
+    delete_unless_in_use(session, storage, teacher, Job.teacher_id, f"teachers/{teacher_id}/")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
