@@ -63,7 +63,7 @@ def main(
     teacher_iterations: Annotated[int, typer.Option(min=1)] = 1500,
     student_iterations: Annotated[int, typer.Option(min=1)] = 1000,
     batch_size: Annotated[int, typer.Option(min=1)] = 16,
-    learning_rate: Annotated[float, typer.Option(min=0)] = 5e-4,
+    learning_rate: Annotated[float, typer.Option(min=0)] = 1.5e-3,
     val_every: Annotated[int, typer.Option(min=0, help="validate every N steps")] = 250,
     idc_preset: Annotated[str, typer.Option(help="settings preset of the full IDC row")] = "cpu",
     idc_iterations: Annotated[

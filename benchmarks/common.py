@@ -118,6 +118,15 @@ class BenchmarkConfig(BaseModel):
         """The IDC presets the rows use: `idc_preset`, and the ablation variants by name."""
         return {self.idc_preset} | {row for row in self.rows if row in PRESETS}
 
+    def teacher_is_whole_student(self) -> bool:
+        """True when the teacher would be trained exactly as the Whole row's seed-0 student (same
+        pairs, recipe and seed): it is then trained once and serves as both."""
+        return (
+            not self.teacher_on_all_images
+            and "whole" in self.rows
+            and self.teacher_recipe == self.student_recipe.model_copy(update={"seed": 0})
+        )
+
     def cache_key(self) -> dict:
         return self.model_dump(mode="json", exclude={"out", "rows", "labels", "seeds"})
 
@@ -148,7 +157,11 @@ def config_from_options(
         teacher=options["teacher"] or out / "teacher.safetensors",
         teacher_on_all_images=teacher_on_all_images,
         teacher_recipe=TrainRecipe(
-            iterations=options["teacher_iterations"], batch_size=batch_size, lr=lr, seed=0
+            iterations=options["teacher_iterations"] or options["student_iterations"],
+            batch_size=batch_size,
+            lr=lr,
+            seed=0,
+            val_every=options["val_every"],  # used only when it is the Whole row's student
         ),
         student_recipe=TrainRecipe(
             iterations=options["student_iterations"],
@@ -280,7 +293,7 @@ def build_dataset(
     job: CondenseJob | None,
     paths: Sequence[Path],
     instances: Sequence[Instance],
-    teacher: SRModel,
+    teacher: SRModel | None,
     teacher_path: Path,
 ) -> None:
     """One row's training set: every real pair when `job` is None (Whole), else the job's set
@@ -298,8 +311,13 @@ def build_dataset(
         log(f"  {row}: {manifest['pairs']} pairs in {manifest['seconds']:.0f} s")
 
 
+def student_path(config: BenchmarkConfig, row: str, seed: int) -> Path:
+    return config.out / "students" / row / f"seed{seed}.json"
+
+
 def get_teacher(config: BenchmarkConfig, make_pairs: Callable[[], PairedArrays]) -> SRModel:
-    """Load the teacher checkpoint, or train it on `make_pairs()` and save it there."""
+    """Load the teacher checkpoint, or train it on `make_pairs()` and save it there. When it is
+    trained exactly as the Whole row's seed-0 student, that student's record is kept too."""
     path, scale = config.teacher, config.patch.scale
     if path.exists():
         log(f"  teacher: loading {path}")
@@ -308,12 +326,24 @@ def get_teacher(config: BenchmarkConfig, make_pairs: Callable[[], PairedArrays])
             raise BenchmarkError(f"{path} is a x{teacher.scale} model, the benchmark is x{scale}")
         return teacher
     recipe = config.teacher_recipe
-    torch.manual_seed(recipe.seed)
-    teacher = build_model(config.arch, scale)
-    history = train_sr_model(teacher, make_pairs(), recipe, config.device)
-    log(f"  teacher: {recipe.iterations} iterations in {history.seconds:.0f} s")
+    if config.teacher_is_whole_student():
+        teacher, record = train_and_test(make_pairs(), config, 0)
+        write_record(student_path(config, "whole", 0), record)
+        log(
+            f"  teacher = Whole seed 0: {recipe.iterations} iterations in {record['seconds']:.0f} s"
+        )
+    else:
+        torch.manual_seed(recipe.seed)
+        teacher = build_model(config.arch, scale)
+        history = train_sr_model(teacher, make_pairs(), recipe, config.device)
+        log(f"  teacher: {recipe.iterations} iterations in {history.seconds:.0f} s")
     save_model(teacher, path)
     return teacher
+
+
+def write_record(path: Path, record: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=2))
 
 
 def run_student(dataset: PairedArrays, config: BenchmarkConfig, seed: int, path: Path) -> dict:
@@ -321,6 +351,15 @@ def run_student(dataset: PairedArrays, config: BenchmarkConfig, seed: int, path:
     on every test folder, and store the scores and the validation curve in `path`."""
     if path.exists():
         return json.loads(path.read_text())
+    _, record = train_and_test(dataset, config, seed)
+    write_record(path, record)
+    return record
+
+
+def train_and_test(
+    dataset: PairedArrays, config: BenchmarkConfig, seed: int
+) -> tuple[SRModel, dict]:
+    """One student trained with the student recipe and `seed`, and its record (scores, curve)."""
     scale = config.patch.scale
     torch.manual_seed(seed)
     student = build_model(config.arch, scale)
@@ -338,9 +377,7 @@ def run_student(dataset: PairedArrays, config: BenchmarkConfig, seed: int, path:
         "scores": scores,
         "validation": history.validations,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2))
-    return record
+    return student, record
 
 
 def training_pairs(row: str, folder: Path) -> PairedArrays:
@@ -364,13 +401,15 @@ def train_students(config: BenchmarkConfig) -> dict[str, list[dict]]:
         dataset = training_pairs(row, config.out / "datasets" / dataset_row(row))
         results[label] = []
         for seed in range(config.seeds):
-            with phase(f"student {label} seed {seed} ({len(dataset)} pairs)"):
-                path = config.out / "students" / row / f"seed{seed}.json"
-                record = run_student(dataset, config, seed, path)
-                scores = record["scores"].items()
-                log(
-                    "  " + ", ".join(f"{n} {s['psnr']:.2f} dB / {s['ssim']:.4f}" for n, s in scores)
-                )
+            path = student_path(config, row, seed)
+            if path.exists():
+                log(f"== student {label} seed {seed}: reusing {path}")
+                record = json.loads(path.read_text())
+            else:
+                with phase(f"student {label} seed {seed} ({len(dataset)} pairs)"):
+                    record = run_student(dataset, config, seed, path)
+            scores = record["scores"].items()
+            log("  " + ", ".join(f"{n} {s['psnr']:.2f} dB / {s['ssim']:.4f}" for n, s in scores))
             results[label].append(record)
     return results
 
@@ -400,11 +439,18 @@ def run_benchmark(config: BenchmarkConfig) -> BenchmarkRun:
         whole = sum(len(i) for i in instances)
         row_pairs = round(selection_ratio(instances, config.ratio) * whole)
         log(f"  {len(paths)} images, {whole} pairs, {row_pairs} per condensed row")
+    whole_folder = config.out / "datasets" / "whole"
+    if "whole" in config.rows:  # first: the teacher may be the Whole row's seed-0 student
+        build_dataset("whole", whole_folder, None, paths, instances, None, config.teacher)
     with phase("teacher"):
         if config.teacher_on_all_images:  # like the paper's, not only the subset's
 
             def make_pairs() -> PairedArrays:
                 return pairs_of(load_instances(image_paths(config.train_folders), config.patch))
+        elif config.teacher_is_whole_student():  # the very pairs the Whole students read
+
+            def make_pairs() -> PairedArrays:
+                return read_pairs(whole_folder)
         else:
 
             def make_pairs() -> PairedArrays:
@@ -412,6 +458,8 @@ def run_benchmark(config: BenchmarkConfig) -> BenchmarkRun:
 
         teacher = get_teacher(config, make_pairs)
     for row in dict.fromkeys(dataset_row(row) for row in config.rows):  # each set once, in order
+        if row == "whole":
+            continue
         folder = config.out / "datasets" / row
         job = row_job(row, instances, config)
         build_dataset(row, folder, job, paths, instances, teacher, config.teacher)

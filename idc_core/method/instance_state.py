@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from idc_core.baselines.dcsr import texture_complexity
 from idc_core.data.patches import Instance
 from idc_core.method.grouping import (
     UNASSIGNED,
@@ -64,11 +65,22 @@ def _teacher_features(
 def _init_synthetic(
     instance: Instance, n: int, settings: IDCSettings, generator: torch.Generator
 ) -> Tensor:
-    """Random distinct real LR patches plus a little noise, or uniform noise (on the CPU)."""
+    """Random distinct real LR patches plus a little noise, or uniform noise (on the CPU).
+
+    With init 'textured' the patches are drawn among those whose HR texture complexity is above
+    the median (all of them when fewer than n are), so that flat patches do not take the budget.
+    """
     shape = (n, 3, *instance.lr.shape[1:3])
     if settings.init == "noise":
         return torch.rand(shape, generator=generator)
-    picks = torch.randperm(len(instance.lr), generator=generator)[:n].numpy()
+    candidates = np.arange(len(instance.lr))
+    if settings.init == "textured":
+        complexity = texture_complexity(instance.hr)
+        textured = np.flatnonzero(complexity > np.median(complexity))
+        if len(textured) >= n:
+            candidates = textured
+    order = torch.randperm(len(candidates), generator=generator)[:n].numpy()
+    picks = candidates[order]
     start = patches_to_tensor(instance.lr[np.sort(picks)], torch.device("cpu"))
     noise = torch.randn(shape, generator=generator) * settings.init_noise
     return (start + noise).clamp_(0, 1)

@@ -99,3 +99,42 @@ def test_paper_tables_rejects_an_unknown_row(t91_dir, tiny_test_folder, tmp_path
     assert result.exit_code == 2
     assert "gan" in result.output
     assert not (tmp_path / "t").exists()
+
+
+def without_option(options: list[str], name: str) -> list[str]:
+    at = options.index(name)
+    return options[:at] + options[at + 2 :]
+
+
+def test_teacher_is_trained_once_as_the_whole_rows_seed0_student(
+    t91_dir, tiny_test_folder, tmp_path
+):
+    """Without --teacher-iterations the teacher is trained exactly as the Whole row's seed-0
+    student; a second run that loads that teacher and trains Whole seed 0 itself gets the same
+    scores and curve."""
+    options = without_option(
+        tiny_options(tmp_path / "shared", t91_dir, tiny_test_folder), "--teacher-iterations"
+    )
+    runner = CliRunner()
+    shared = runner.invoke(app, options + ["--rows", "whole,random", "--seeds", "1"])
+    assert shared.exit_code == 0, shared.output
+    assert "teacher = Whole seed 0" in shared.output
+    assert "== student Whole seed 0: reusing" in shared.output  # not trained again
+    assert "== student Whole seed 0 (" not in shared.output
+
+    teacher = tmp_path / "shared" / "teacher.safetensors"
+    separate_options = without_option(
+        tiny_options(tmp_path / "separate", t91_dir, tiny_test_folder), "--teacher-iterations"
+    )
+    separate = runner.invoke(
+        app, separate_options + ["--rows", "whole", "--seeds", "1", "--teacher", str(teacher)]
+    )
+    assert separate.exit_code == 0, separate.output
+    assert "teacher: loading" in separate.output
+    assert "== student Whole seed 0 (" in separate.output  # trained as a student here
+    records = [
+        json.loads((tmp_path / run / "students" / "whole" / "seed0.json").read_text())
+        for run in ("shared", "separate")
+    ]
+    for key in ("scores", "validation", "pairs"):
+        assert records[0][key] == records[1][key]

@@ -114,3 +114,22 @@ def test_settings_reject_inconsistent_switches():
         build_settings("v9")
     with pytest.raises(ValueError):
         build_settings("cpu", {"no_such_field": 1})
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_textured_init_starts_from_real_patches_of_above_median_texture(small_instance, seed):
+    from idc_core.baselines.dcsr import texture_complexity
+    from idc_core.method.instance_state import _init_synthetic, patches_to_tensor
+
+    settings = TINY.model_copy(update=dict(init="textured", init_noise=0.0))
+    n = 6
+    start = _init_synthetic(small_instance, n, settings, torch.Generator().manual_seed(seed))
+    real = patches_to_tensor(small_instance.lr, torch.device("cpu"))
+    complexity = texture_complexity(small_instance.hr)
+    textured = set(np.flatnonzero(complexity > np.median(complexity)).tolist())
+    matches = [
+        int(torch.nonzero((real == patch).flatten(1).all(1)).flatten()[0]) for patch in start
+    ]
+    assert len(set(matches)) == n  # distinct real patches
+    assert set(matches) <= textured
+    assert len(textured) < len(real)  # the rule excluded something
