@@ -346,20 +346,11 @@ def write_record(path: Path, record: dict) -> None:
     path.write_text(json.dumps(record, indent=2))
 
 
-def run_student(dataset: PairedArrays, config: BenchmarkConfig, seed: int, path: Path) -> dict:
-    """Train one student on `dataset` with `seed` (weights, batch order, augmentation), test it
-    on every test folder, and store the scores and the validation curve in `path`."""
-    if path.exists():
-        return json.loads(path.read_text())
-    _, record = train_and_test(dataset, config, seed)
-    write_record(path, record)
-    return record
-
-
 def train_and_test(
     dataset: PairedArrays, config: BenchmarkConfig, seed: int
 ) -> tuple[SRModel, dict]:
-    """One student trained with the student recipe and `seed`, and its record (scores, curve)."""
+    """Train one student on `dataset` with the student recipe and `seed` (weights, batch order,
+    augmentation) and test it on every test folder; the model and its record (scores, curve)."""
     scale = config.patch.scale
     torch.manual_seed(seed)
     student = build_model(config.arch, scale)
@@ -407,7 +398,8 @@ def train_students(config: BenchmarkConfig) -> dict[str, list[dict]]:
                 record = json.loads(path.read_text())
             else:
                 with phase(f"student {label} seed {seed} ({len(dataset)} pairs)"):
-                    record = run_student(dataset, config, seed, path)
+                    _, record = train_and_test(dataset, config, seed)
+                    write_record(path, record)
             scores = record["scores"].items()
             log("  " + ", ".join(f"{n} {s['psnr']:.2f} dB / {s['ssim']:.4f}" for n, s in scores))
             results[label].append(record)

@@ -36,9 +36,10 @@ class TrainRecipe(BaseModel):
 
 # Named recipes. The CPU ones follow NOTES.md's calibration (batch 16, Adam, cosine, 3,000 steps
 # of an edsr-tiny student took about 5 minutes on two cores). lr 1.5e-3: an edsr-tiny trained on
-# the whole T91 + BSD200 set for 2,000 steps reached Set5/Set14 30.54/27.60 dB with it, against
-# 30.23/27.36 dB with 5e-4 (benchmarks/README.md). The paper ones are BasicSR's SwinIR x4 schedule (500k steps, batch 32, lr 2e-4, halved at
-# 250k/400k/450k/475k), the set-up IDC's students and teacher are trained with.
+# the whole T91 + BSD200 set for 2,000 steps reached Set5/Set14 30.52/27.59 dB with it (mean of
+# two seeds), against 30.21/27.34 dB with 5e-4 (README.md, Benchmarks). The paper ones are
+# BasicSR's SwinIR x4 schedule (500k steps, batch 32, lr 2e-4, halved at 250k/400k/450k/475k),
+# the set-up IDC's students and teacher are trained with.
 RECIPES: dict[str, TrainRecipe] = {
     "tiny": TrainRecipe(iterations=20, batch_size=4, lr=5e-4),
     "teacher-cpu": TrainRecipe(iterations=3000, batch_size=16, lr=1.5e-3),
