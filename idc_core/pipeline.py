@@ -137,7 +137,7 @@ def condense_images(
     """
     paths = [Path(p) for p in image_paths]
     check_images(paths, job.patch.patch_size, job.patch.scale)
-    if teacher is None and job.method not in ("random",):
+    if teacher is None and job.needs_teacher:
         raise ValueError(f"method {job.method!r} needs a teacher model")
     if teacher is not None and getattr(teacher, "scale", job.patch.scale) != job.patch.scale:
         raise ValueError(
@@ -164,7 +164,7 @@ def condense_images(
             done[path.stem] = record
 
     run = _Run(paths, out, job, teacher, device, fingerprint, done, emit, stop)
-    return run.with_idc(upsampler) if job.method == "idc" else run.with_selection()
+    return run.with_idc(upsampler) if job.method == "idc" else run.with_selection(upsampler)
 
 
 @dataclass
@@ -268,8 +268,9 @@ class _Run:
             records[index] = self._finish(index, record, hr_uint8, lr_uint8, lr_float)
         return records
 
-    def with_selection(self) -> list[InstanceRecord]:
-        """Selection baselines: one global selection over all instances, then their real pairs."""
+    def with_selection(self, upsampler: nn.Module | None) -> list[InstanceRecord]:
+        """Selection baselines: one global selection over all instances, then their real pairs
+        (or, with `teacher_hr`, their real LR patches and the HR the up-sampler makes of them)."""
         from idc_core.baselines import select_indices
 
         job, records = self.job, []
@@ -297,9 +298,25 @@ class _Run:
                 )
                 lr = instance.lr[kept]
                 lr_float = lr.astype(np.float32) / 255.0 if job.save_float_lr else None
-                self._finish(index, record, instance.hr[kept], lr, lr_float)
+                hr = self._teacher_hr(lr, upsampler) if job.teacher_hr else instance.hr[kept]
+                self._finish(index, record, hr, lr, lr_float)
             records.append(record)
         return records
+
+    def _teacher_hr(self, lr_uint8: np.ndarray, upsampler: nn.Module | None) -> np.ndarray:
+        """The up-sampler's (default: the teacher's) HR of real 8-bit LR patches (N x h x w x 3)."""
+        from idc_core.method.condense import frozen, upscale
+
+        if len(lr_uint8) == 0:
+            scale = self.job.patch.scale
+            n, h, w, c = lr_uint8.shape
+            return np.zeros((0, h * scale, w * scale, c), np.uint8)
+        lr = torch.from_numpy(lr_uint8.transpose(0, 3, 1, 2).astype(np.float32) / 255.0)
+        model = upsampler if upsampler is not None else self.teacher
+        assert model is not None  # needs_teacher was checked in condense_images
+        with frozen(model.to(self.device)):
+            hr = upscale(model, lr.to(self.device), 64)
+        return _to_uint8_nhwc(hr.cpu().numpy())
 
 
 def finalize_dataset(

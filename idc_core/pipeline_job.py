@@ -29,9 +29,22 @@ class CondenseJob(BaseModel):
     seed: int = Field(0, ge=0, description="job seed; instance seeds derive from it and the name")
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
     save_float_lr: bool = Field(False, description="also write LR_float/<stem>.npy (float32)")
+    teacher_hr: bool = Field(
+        False,
+        description="selection methods: HR patches made by the teacher from the selected real "
+        "LR patches (Random-T, K-Center-T, ...), the control IDC must beat; IDC always does this",
+    )
+
+    @property
+    def needs_teacher(self) -> bool:
+        """IDC matches teacher features and up-samples with it; selections use it to rank
+        (all but random) or to make HR (`teacher_hr`)."""
+        return self.method != "random" or self.teacher_hr
 
     @model_validator(mode="after")
     def _settings_are_valid(self) -> CondenseJob:
+        if self.teacher_hr and self.method == "idc":
+            raise ValueError("teacher_hr is for selection methods; IDC's HR is the teacher's")
         self.idc_settings()  # unknown presets or fields fail here, before any work
         return self
 

@@ -136,6 +136,12 @@ def condense(
     patch_size: PatchSize = 256,
     step: Step = 128,
     float_lr: Annotated[bool, typer.Option("--float-lr", help="also write LR_float/*.npy")] = False,
+    teacher_hr: Annotated[
+        bool,
+        typer.Option(
+            "--teacher-hr", help="selection methods: HR made by the teacher (Random-T, ...)"
+        ),
+    ] = False,
 ) -> None:
     """Condense --images into --out; re-running the same command resumes where it stopped."""
     with user_errors():
@@ -152,13 +158,14 @@ def condense(
                 seed=seed,
                 device=device,
                 save_float_lr=float_lr,
+                teacher_hr=teacher_hr,
             )
         except ValidationError as error:
             raise ValueError(describe_validation_error(error)) from None
         torch_device = resolve_device(device)
         paths = list_images(images)
         check_images(paths, job.patch.patch_size, job.patch.scale)
-        if method != "random" and teacher is None and not train_teacher_:
+        if job.needs_teacher and teacher is None and not train_teacher_:
             raise ValueError(f"method {method!r} needs --teacher PATH or --train-teacher")
         model, model_path = _teacher(
             teacher,

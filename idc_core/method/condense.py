@@ -77,7 +77,8 @@ def _make_optimiser(params: list[Tensor], settings: IDCSettings) -> torch.optim.
     return torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
 
 
-def _upscale(model: nn.Module, lr: Tensor, batch: int) -> Tensor:
+def upscale(model: nn.Module, lr: Tensor, batch: int) -> Tensor:
+    """Stage 2: the model's HR images of LR patches in [0, 1], in float32, `batch` at a time."""
     with torch.no_grad():
         return torch.cat(
             [model(lr[i : i + batch]).float() for i in range(0, len(lr), batch)]
@@ -146,7 +147,7 @@ def condense_group(
         for state in states:
             started = time.perf_counter()
             lr = state.syn.detach()
-            hr = _upscale(stage2, lr, settings.feature_batch)
+            hr = upscale(stage2, lr, settings.feature_batch)
             state.timings["optimise_s"] = optimise_share
             state.timings["upsample_s"] = time.perf_counter() - started
             stats = state.stats() | {"batch_size": len(states)}

@@ -128,7 +128,7 @@ def _step_losses(
             s_cos / s_count,
             s_sin / s_count,
             settings.alpha,
-            settings.scale,
+            settings.ncfd_scale,
         )
 
     losses: dict[str, Tensor] = {}

@@ -52,7 +52,9 @@ class IDCSettings(BaseModel):
     # NCFD (instance and group losses); values of the NCFD authors' code.
     num_freqs: int = Field(4096, ge=1, description="frequencies t drawn afresh at every step")
     alpha: float = Field(0.5, ge=0, le=1, description="amplitude vs phase weight")
-    scale: float = Field(300.0, gt=0, description="constant factor of the NCFD loss")
+    ncfd_scale: float = Field(
+        300.0, gt=0, description="constant factor of the NCFD loss (not the SR scale factor)"
+    )
     freq_chunk: int = Field(1024, ge=1, description="frequencies per chunk: bounds memory only")
     real_subsample: int = Field(
         16384, ge=1, description="max real unfolded samples drawn per step (real features cached)"

@@ -191,3 +191,32 @@ def test_resolve_device_without_cuda():
         resolve_device("cuda")
     with pytest.raises(ValueError, match="unknown device"):
         resolve_device("tpu")
+
+
+def test_teacher_hr_keeps_random_lr_and_makes_hr_with_the_teacher(tmp_path, images, teacher):
+    """Random-T: the LR patches Random picks, and the teacher's (rounded) HR of each of them."""
+    random_job = JOB.model_copy(update={"method": "random"})
+    random_t_job = JOB.model_copy(update={"method": "random", "teacher_hr": True})
+    condense_images(images, tmp_path / "random", random_job, None)
+    condense_images(images, tmp_path / "random_t", random_t_job, teacher)
+    plain, with_teacher = read_pairs(tmp_path / "random"), read_pairs(tmp_path / "random_t")
+    assert plain.names == with_teacher.names and len(plain.names) > 0
+    assert np.array_equal(plain.lr, with_teacher.lr)
+    lr = torch.from_numpy(plain.lr.transpose(0, 3, 1, 2).astype(np.float32) / 255.0)
+    with torch.no_grad():
+        expected = teacher.eval()(lr).clamp(0, 1).numpy().transpose(0, 2, 3, 1)
+    made = with_teacher.hr.astype(np.float32) / 255.0
+    assert np.abs(made - expected).max() <= 0.5 / 255 + 1e-5
+    assert not np.array_equal(with_teacher.hr, plain.hr)
+
+
+def test_teacher_hr_needs_a_teacher_and_a_selection_method(tmp_path, images):
+    with pytest.raises(ValueError, match="needs a teacher"):
+        condense_images(
+            images,
+            tmp_path / "out",
+            JOB.model_copy(update={"method": "random", "teacher_hr": True}),
+            None,
+        )
+    with pytest.raises(ValueError, match="teacher_hr is for selection methods"):
+        CondenseJob(method="idc", teacher_hr=True)
