@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from idc_core.data.patches import Instance
+from idc_core.data.resize import bicubic_downsample
 from idc_core.method.instance_state import InstanceState, teacher_autocast
 from idc_core.method.settings import IDCSettings
 
@@ -83,6 +84,18 @@ def upscale(model: nn.Module, lr: Tensor, batch: int) -> Tensor:
         return torch.cat(
             [model(lr[i : i + batch]).float() for i in range(0, len(lr), batch)]
         ).clamp_(0, 1)
+
+
+def instance_scale(instance: Instance) -> int:
+    return instance.hr.shape[1] // instance.lr.shape[1]
+
+
+def bicubic_of(hr: Tensor, scale: int) -> Tensor:
+    """The LR patches of `lr_from_hr`: MATLAB-bicubic down-sampling of the 8-bit HR patches, as
+    the real LR patches were made, so that (LR, HR) is an exact pair of the test degradation."""
+    hr_uint8 = np.clip(np.rint(hr.cpu().numpy() * 255.0), 0, 255).astype(np.uint8)
+    lr = np.stack([bicubic_downsample(image.transpose(1, 2, 0), scale) for image in hr_uint8])
+    return torch.from_numpy(lr.transpose(0, 3, 1, 2).astype(np.float32) / 255.0).to(hr.device)
 
 
 def condense_group(
@@ -148,6 +161,8 @@ def condense_group(
             started = time.perf_counter()
             lr = state.syn.detach()
             hr = upscale(stage2, lr, settings.feature_batch)
+            if settings.lr_from_hr:
+                lr = bicubic_of(hr, instance_scale(state.instance))
             state.timings["optimise_s"] = optimise_share
             state.timings["upsample_s"] = time.perf_counter() - started
             stats = state.stats() | {"batch_size": len(states)}

@@ -111,10 +111,19 @@ class RealGroups:
 
 
 def nearest_real(
-    syn_flat: Tensor, syn_labels: Tensor, groups: RealGroups, chunk_elements: int = 2**24
+    syn_flat: Tensor,
+    syn_labels: Tensor,
+    groups: RealGroups,
+    chunk_elements: int = 2**24,
+    excluded_owner: Tensor | None = None,
+    real_owner: Tensor | None = None,
 ) -> Tensor:
     """For each synthetic patch, the index of the nearest (Euclidean) real patch of its group;
-    UNASSIGNED for unassigned patches. Each group is searched only among its own members."""
+    UNASSIGNED for unassigned patches. Each group is searched only among its own members.
+
+    With `excluded_owner` (per synthetic patch) and `real_owner` (per real patch), a real patch
+    whose owner equals the synthetic patch's excluded owner is never chosen, unless it is the
+    only member of the group: the pairing of `pair_exclude_source`."""
     nearest = torch.full_like(syn_labels, UNASSIGNED)
     with torch.no_grad():
         for group, (members, rows, sq_norms) in enumerate(
@@ -128,6 +137,9 @@ def nearest_real(
                 part = mine[start : start + step]
                 block = syn_flat[part].detach().to(rows.dtype)
                 scores = sq_norms[None, :] - 2 * block @ rows.T
+                if excluded_owner is not None and real_owner is not None:
+                    own = real_owner[members][None, :] == excluded_owner[part][:, None]
+                    scores = scores.masked_fill(own & (len(members) > 1), float("inf"))
                 nearest[part] = members[scores.argmin(dim=1)]
     return nearest
 

@@ -64,15 +64,16 @@ def _teacher_features(
 
 def _init_synthetic(
     instance: Instance, n: int, settings: IDCSettings, generator: torch.Generator
-) -> Tensor:
-    """Random distinct real LR patches plus a little noise, or uniform noise (on the CPU).
+) -> tuple[Tensor, np.ndarray | None]:
+    """Random distinct real LR patches plus a little noise, or uniform noise (on the CPU); with the
+    index of each synthetic patch's source real patch (None from noise).
 
     With init 'textured' the patches are drawn among those whose HR texture complexity is above
     the median (all of them when fewer than n are), so that flat patches do not take the budget.
     """
     shape = (n, 3, *instance.lr.shape[1:3])
     if settings.init == "noise":
-        return torch.rand(shape, generator=generator)
+        return torch.rand(shape, generator=generator), None
     candidates = np.arange(len(instance.lr))
     if settings.init == "textured":
         complexity = texture_complexity(instance.hr)
@@ -81,12 +82,14 @@ def _init_synthetic(
             candidates = textured
     order = torch.randperm(len(candidates), generator=generator)[:n].numpy()
     picks = candidates[order]
-    start = patches_to_tensor(instance.lr[np.sort(picks)], torch.device("cpu"))
+    sources = np.sort(picks)
+    start = patches_to_tensor(instance.lr[sources], torch.device("cpu"))
     noise = torch.randn(shape, generator=generator) * settings.init_noise
-    return (start + noise).clamp_(0, 1)
+    return (start + noise).clamp_(0, 1), sources
 
 
 def _step_losses(
+    syn_pixels: Tensor,
     syn_patches: Tensor,
     syn_labels: Tensor | None,
     nearest: Tensor | None,
@@ -112,6 +115,7 @@ def _step_losses(
         syn_segments,
         n_syn_segments,
         settings.freq_chunk,
+        features_mode=settings.ncfd_features,
     )
 
     def discrepancy(
@@ -145,19 +149,32 @@ def _step_losses(
         real_counts = target.counts[:, None]
         syn_counts = torch.bincount(syn_segments, minlength=n_groups + 1)[:n_groups, None].float()
         live = ((real_counts > 0) & (syn_counts > 0)).flatten()
-        losses["group"] = discrepancy(
+        per_group = discrepancy(
             target.cos_sums[live],
             target.sin_sums[live],
             real_counts[live],
             syn_cos[:n_groups][live],
             syn_sin[:n_groups][live],
             syn_counts[live],
-        ).sum()
-    if grouped and settings.use_pair:
-        losses["pair"] = pair_loss(
-            syn_patches.flatten(1), syn_labels, real.patches.flatten(1), nearest, n_groups
         )
+        losses["group"] = per_group.sum() if settings.group_reduction == "sum" else per_group.mean()
+    if grouped and settings.use_pair:
+        losses["pair"] = (
+            pair_loss(
+                syn_patches.flatten(1), syn_labels, real.patches.flatten(1), nearest, n_groups
+            )
+            / real.pair_unit
+        )
+    if settings.tv_weight > 0:
+        losses["tv"] = total_variation(syn_pixels)
     return losses
+
+
+def total_variation(images: Tensor) -> Tensor:
+    """Mean absolute difference of neighbouring pixels (anisotropic TV), per pixel."""
+    return (images[..., 1:, :] - images[..., :-1, :]).abs().mean() + (
+        images[..., :, 1:] - images[..., :, :-1]
+    ).abs().mean()
 
 
 class InstanceState:
@@ -212,10 +229,15 @@ class InstanceState:
         self.real = RealSide(real_patches, settings, seed, self.freq_generator)
         self.timings["groups_and_bank_s"] = time.perf_counter() - started
 
-        self.syn = (
-            _init_synthetic(instance, n, settings, self.sample_generator)
-            .to(device)
-            .requires_grad_()
+        start, sources = _init_synthetic(instance, n, settings, self.sample_generator)
+        self.syn = start.to(device).requires_grad_()
+        # Feature patches per LR patch; each synthetic and real feature patch's LR patch.
+        per_lr = len(real_patches) // self.n_real
+        self.real_owner = torch.arange(self.n_real, device=device).repeat_interleave(per_lr)
+        self.excluded_owner = (
+            torch.from_numpy(sources).to(device).repeat_interleave(per_lr)
+            if sources is not None and settings.pair_exclude_source
+            else None
         )
         iterations = settings.iterations
         self.warmup_end = round(settings.warmup_frac * iterations) if settings.use_instance else 0
@@ -229,6 +251,7 @@ class InstanceState:
             "instance": settings.w_ins,
             "group": settings.w_group,
             "pair": settings.w_pair,
+            "tv": settings.tv_weight,
         }
         self.syn_labels: Tensor | None = None
         self.nearest: Tensor | None = None
@@ -258,9 +281,16 @@ class InstanceState:
             and self.syn_labels is not None
             and (step - self.paired_at >= settings.pair_refresh_every)
         ):
-            self.nearest = nearest_real(syn_patches.flatten(1), self.syn_labels, self.real.groups)
+            self.nearest = nearest_real(
+                syn_patches.flatten(1),
+                self.syn_labels,
+                self.real.groups,
+                excluded_owner=self.excluded_owner,
+                real_owner=self.real_owner,
+            )
             self.paired_at = step
         self.losses = _step_losses(
+            self.syn,
             syn_patches,
             self.syn_labels,
             self.nearest,

@@ -89,12 +89,17 @@ def segment_characteristic_sums(
     n_segments: int,
     chunk: int = 1024,
     keep_elements: int = 2**24,
+    features_mode: str = "unit",
 ) -> tuple[Tensor, Tensor]:
     """Sums over the rows of each segment of cos and sin of <t, f/|f|>: two n_segments x F tensors.
 
-    `features` B x D (normalised here, per row), `segments` B integer ids in [0, n_segments).
+    `features` B x D (normalised here, per row: 'unit', NCFD's choice; or 'scaled', f / sqrt(D),
+    which keeps each vector's magnitude), `segments` B integer ids in [0, n_segments).
     """
-    unit = F.normalize(features.float(), dim=1)
+    if features_mode == "unit":
+        unit = F.normalize(features.float(), dim=1)
+    else:
+        unit = features.float() / features.shape[1] ** 0.5
     if len(segments) > 1 and bool((segments[1:] < segments[:-1]).any()):
         order = torch.argsort(segments, stable=True)
         unit, segments = unit[order], segments[order]

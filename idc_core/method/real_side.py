@@ -54,6 +54,8 @@ class RealSide:
         self.dim = (
             patches.shape[2] if settings.use_unfolding else patches.shape[1] * patches.shape[2]
         )
+        # Unit of the pair L1: 1 (Eq. 8 on raw features) or the mean |real feature| of the instance.
+        self.pair_unit = float(patches.abs().mean()) if settings.pair_scale == "relative" else 1.0
         self.labels: Tensor | None = None
         self.centroids: Tensor | None = None
         self.group_sizes: np.ndarray | None = None
@@ -86,7 +88,12 @@ class RealSide:
         samples, segments, n_segments = self._samples_and_segments(all_rows)
         with torch.no_grad():
             cos_sums, sin_sums = segment_characteristic_sums(
-                samples, freqs, segments, n_segments, self.settings.freq_chunk
+                samples,
+                freqs,
+                segments,
+                n_segments,
+                self.settings.freq_chunk,
+                features_mode=self.settings.ncfd_features,
             )
         counts = torch.bincount(segments, minlength=n_segments).float()
         return _Bank(freqs, cos_sums, sin_sums, counts)
@@ -122,7 +129,12 @@ class RealSide:
         freqs = freqs.to(self.patches.device)
         with torch.no_grad():
             cos_sums, sin_sums = segment_characteristic_sums(
-                samples, freqs, segments, n_segments, settings.freq_chunk
+                samples,
+                freqs,
+                segments,
+                n_segments,
+                settings.freq_chunk,
+                features_mode=settings.ncfd_features,
             )
         counts = torch.bincount(segments, minlength=n_segments).float()
         return RealCharacteristic(freqs, cos_sums, sin_sums, counts)

@@ -88,6 +88,34 @@ class IDCSettings(BaseModel):
     use_group: bool = True
     use_pair: bool = True
 
+    # The synthesising regime: choices the paper leaves open, each measured (README, Benchmarks).
+    group_reduction: Literal["sum", "mean"] = Field(
+        "sum", description="group NCFDs summed over the M groups (paper's Eq. 7) or averaged"
+    )
+    pair_scale: Literal["raw", "relative"] = Field(
+        "raw",
+        description="pair L1 on the raw feature patches (Eq. 8), or divided by the instance's "
+        "mean |real feature| so that it is on the scale of the NCFD terms",
+    )
+    pair_exclude_source: bool = Field(
+        False,
+        description="never pair a synthetic patch with the real patch it started from (from a "
+        "real start that pair pulls every patch back to where it began)",
+    )
+    ncfd_features: Literal["unit", "scaled"] = Field(
+        "unit",
+        description="NCFD on L2-normalised feature vectors (NCFD's code), or on vectors divided "
+        "by sqrt(dim), which keeps the magnitude that carries contrast and texture energy",
+    )
+    tv_weight: float = Field(
+        0.0, ge=0, description="weight of a total-variation prior on the synthetic LR pixels"
+    )
+    lr_from_hr: bool = Field(
+        False,
+        description="after stage 2, re-derive each LR patch as the bicubic down-sampling of its "
+        "teacher-made HR patch, so every pair has the degradation the student is tested on",
+    )
+
     # Execution.
     feature_batch: int = Field(64, ge=1, description="patches per teacher call for real features")
     bf16: bool = Field(True, description="bf16 autocast of the teacher on CUDA (ignored on CPU)")

@@ -123,7 +123,9 @@ def test_textured_init_starts_from_real_patches_of_above_median_texture(small_in
 
     settings = TINY.model_copy(update=dict(init="textured", init_noise=0.0))
     n = 6
-    start = _init_synthetic(small_instance, n, settings, torch.Generator().manual_seed(seed))
+    start, sources = _init_synthetic(
+        small_instance, n, settings, torch.Generator().manual_seed(seed)
+    )
     real = patches_to_tensor(small_instance.lr, torch.device("cpu"))
     complexity = texture_complexity(small_instance.hr)
     textured = set(np.flatnonzero(complexity > np.median(complexity)).tolist())
@@ -131,5 +133,6 @@ def test_textured_init_starts_from_real_patches_of_above_median_texture(small_in
         int(torch.nonzero((real == patch).flatten(1).all(1)).flatten()[0]) for patch in start
     ]
     assert len(set(matches)) == n  # distinct real patches
+    assert sorted(matches) == sources.tolist()  # the sources it reports
     assert set(matches) <= textured
     assert len(textured) < len(real)  # the rule excluded something

@@ -1,0 +1,92 @@
+"""The settings of the synthesising regime: each does what its description says."""
+
+import numpy as np
+import torch
+
+from idc_core.data.resize import bicubic_downsample
+from idc_core.method.condense import condense_instance
+from idc_core.method.grouping import UNASSIGNED
+from idc_core.method.instance_state import InstanceState, total_variation
+from idc_core.method.ncfd import segment_characteristic_sums
+from idc_core.method.settings import build_settings
+
+TINY = build_settings("tiny", {"c_out": 16})
+
+
+def _state(instance, teacher, **changes) -> InstanceState:
+    settings = TINY.model_copy(update=changes)
+    teacher.eval().requires_grad_(False)
+    return InstanceState(instance, 5, teacher, settings, seed=3, device=torch.device("cpu"))
+
+
+def _run_to_pairing(state: InstanceState, teacher) -> None:
+    """Every step of the (short) schedule, after which each synthetic patch is paired."""
+    for step in range(state.settings.iterations):
+        state.step_loss(teacher.extract_features(state.syn), step)
+    assert state.syn_labels is not None and bool((state.syn_labels != UNASSIGNED).all())
+    if state.settings.use_pair:
+        assert state.nearest is not None and bool((state.nearest != UNASSIGNED).all())
+
+
+def test_pair_exclude_source_never_pairs_a_patch_with_its_start(small_instance, teacher):
+    changes = dict(init_noise=0.0, iterations=4, warmup_frac=0.0, assign_frac=0.25)
+    anchored = _state(small_instance, teacher, **changes)
+    free = _state(small_instance, teacher, pair_exclude_source=True, **changes)
+    for state in (anchored, free):
+        _run_to_pairing(state, teacher)
+    own = anchored.real_owner[anchored.nearest]
+    sources = free.excluded_owner
+    # From an exact real start, the nearest real feature patch is mostly the patch's own source.
+    assert (own == sources).float().mean() > 0.5
+    assert not bool((free.real_owner[free.nearest] == sources).any())
+
+
+def test_lr_from_hr_makes_every_lr_the_bicubic_image_of_its_hr(small_instance, teacher):
+    settings = TINY.model_copy(update={"lr_from_hr": True})
+    result = condense_instance(small_instance, teacher, 0.2, settings, seed=1)
+    hr = np.clip(np.rint(result.hr * 255), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+    expected = np.stack([bicubic_downsample(image, 4) for image in hr])
+    lr = np.rint(result.lr * 255).astype(np.uint8).transpose(0, 2, 3, 1)
+    assert np.array_equal(lr, expected)
+    plain = condense_instance(small_instance, teacher, 0.2, TINY, seed=1)
+    assert np.array_equal(plain.hr, result.hr) and not np.array_equal(plain.lr, result.lr)
+
+
+def test_group_mean_is_the_group_sum_over_the_live_groups(small_instance, teacher):
+    changes = dict(iterations=4, warmup_frac=0.0, assign_frac=0.25, use_pair=False)
+    summed = _state(small_instance, teacher, **changes)
+    averaged = _state(small_instance, teacher, group_reduction="mean", **changes)
+    for state in (summed, averaged):
+        _run_to_pairing(state, teacher)
+    live = int((summed.real.group_sizes > 0).sum())
+    assert live > 1
+    torch.testing.assert_close(summed.losses["group"] / live, averaged.losses["group"])
+
+
+def test_relative_pair_scale_divides_by_the_mean_real_feature(small_instance, teacher):
+    raw = _state(small_instance, teacher)
+    relative = _state(small_instance, teacher, pair_scale="relative")
+    assert raw.real.pair_unit == 1.0
+    assert np.isclose(relative.real.pair_unit, float(relative.real.patches.abs().mean()))
+
+
+def test_scaled_ncfd_features_keep_magnitude_and_unit_features_do_not():
+    generator = torch.Generator().manual_seed(0)
+    features = torch.randn(50, 8, generator=generator)
+    freqs = torch.randn(8, 16, generator=generator)
+    segments = torch.zeros(50, dtype=torch.long)
+    for mode, same in (("unit", True), ("scaled", False)):
+        once = segment_characteristic_sums(features, freqs, segments, 1, features_mode=mode)
+        twice = segment_characteristic_sums(2 * features, freqs, segments, 1, features_mode=mode)
+        assert torch.allclose(once[0], twice[0], atol=1e-5) is same
+
+
+def test_tv_prior_smooths_the_synthetic_patches(small_instance, teacher):
+    noisy = TINY.model_copy(update=dict(init="noise", iterations=30, lr=0.05))
+    smooth = noisy.model_copy(update=dict(tv_weight=50.0))
+    rough = condense_instance(small_instance, teacher, 0.2, noisy, seed=2)
+    calm = condense_instance(small_instance, teacher, 0.2, smooth, seed=2)
+    assert "tv" in calm.stats["final_losses"]
+    assert total_variation(torch.from_numpy(calm.lr)) < 0.6 * total_variation(
+        torch.from_numpy(rough.lr)
+    )
