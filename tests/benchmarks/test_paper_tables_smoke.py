@@ -7,12 +7,12 @@ import re
 import numpy as np
 from typer.testing import CliRunner
 
-from benchmarks.common import training_pairs
 from benchmarks.paper_tables import app
+from benchmarks.students import training_pairs
 
 from .conftest import tiny_options
 
-ROWS = ("Whole", "Random", "Herding", "K-Center", "DCSR", "IDC")
+ROWS = ("Whole", "Random", "Random-T", "Herding", "K-Center", "DCSR", "IDC")
 
 
 def table_rows(table: str, labels: tuple[str, ...] = ROWS) -> dict[str, list[str]]:
