@@ -138,3 +138,22 @@ def test_teacher_is_trained_once_as_the_whole_rows_seed0_student(
     ]
     for key in ("scores", "validation", "pairs"):
         assert records[0][key] == records[1][key]
+
+
+def test_a_larger_upsampler_makes_the_hr_of_teacher_hr_rows(t91_dir, tiny_test_folder, tmp_path):
+    """--upsampler-feat trains a separate stage-2 model once; Random-T's HR is then its output."""
+    runner = CliRunner()
+    base = tiny_options(tmp_path / "t", t91_dir, tiny_test_folder) + ["--seeds", "1"]
+    plain = runner.invoke(app, base + ["--rows", "random-t"])
+    upsampled_options = tiny_options(tmp_path / "u", t91_dir, tiny_test_folder)
+    upsampled_options += ["--seeds", "1", "--rows", "random-t", "--upsampler-feat", "8"]
+    upsampled_options += ["--upsampler-blocks", "1", "--upsampler-iterations", "3"]
+    upsampled = runner.invoke(app, upsampled_options)
+    assert plain.exit_code == 0 and upsampled.exit_code == 0, upsampled.output
+    assert "upsampler: 8 channels, 1 blocks, 3 iterations" in upsampled.output
+    assert (tmp_path / "u" / "upsampler.safetensors").exists()
+    by_teacher = training_pairs("random-t", tmp_path / "t" / "datasets" / "random-t")
+    by_upsampler = training_pairs("random-t", tmp_path / "u" / "datasets" / "random-t")
+    assert by_teacher.names == by_upsampler.names
+    assert np.array_equal(by_teacher.lr, by_upsampler.lr)
+    assert not np.array_equal(by_teacher.hr, by_upsampler.hr)
