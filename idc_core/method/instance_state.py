@@ -23,6 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from idc_core.baselines.dcsr import texture_complexity
+from idc_core.baselines.kcenter import select_kcenter
 from idc_core.data.patches import Instance
 from idc_core.method.grouping import (
     UNASSIGNED,
@@ -63,7 +64,11 @@ def _teacher_features(
 
 
 def _init_synthetic(
-    instance: Instance, n: int, settings: IDCSettings, generator: torch.Generator
+    instance: Instance,
+    n: int,
+    settings: IDCSettings,
+    generator: torch.Generator,
+    pooled_features: np.ndarray | None = None,
 ) -> tuple[Tensor, np.ndarray | None]:
     """Random distinct real LR patches plus a little noise, or uniform noise (on the CPU); with the
     index of each synthetic patch's source real patch (None from noise).
@@ -80,8 +85,14 @@ def _init_synthetic(
         textured = np.flatnonzero(complexity > np.median(complexity))
         if len(textured) >= n:
             candidates = textured
-    order = torch.randperm(len(candidates), generator=generator)[:n].numpy()
-    picks = candidates[order]
+    if settings.init == "kcenter":
+        if pooled_features is None:
+            raise ValueError("init 'kcenter' needs the teacher's pooled features of the instance")
+        seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
+        picks = select_kcenter(pooled_features, n, seed)
+    else:
+        order = torch.randperm(len(candidates), generator=generator)[:n].numpy()
+        picks = candidates[order]
     sources = np.sort(picks)
     start = patches_to_tensor(instance.lr[sources], torch.device("cpu"))
     noise = torch.randn(shape, generator=generator) * settings.init_noise
@@ -222,6 +233,7 @@ class InstanceState:
                     for i in range(0, self.n_real, settings.feature_batch)
                 ]
             )
+        pooled = real_maps.mean(dim=(2, 3)).cpu().numpy() if settings.init == "kcenter" else None
         del real_maps
         self.timings["real_features_s"] = time.perf_counter() - started
 
@@ -229,7 +241,7 @@ class InstanceState:
         self.real = RealSide(real_patches, settings, seed, self.freq_generator)
         self.timings["groups_and_bank_s"] = time.perf_counter() - started
 
-        start, sources = _init_synthetic(instance, n, settings, self.sample_generator)
+        start, sources = _init_synthetic(instance, n, settings, self.sample_generator, pooled)
         self.syn = start.to(device).requires_grad_()
         # Feature patches per LR patch; each synthetic and real feature patch's LR patch.
         per_lr = len(real_patches) // self.n_real

@@ -31,11 +31,12 @@ class IDCSettings(BaseModel):
     lr: float = Field(0.01, gt=0, description="learning rate of the synthetic pixels (NCFD: 0.01)")
     optimiser: Literal["adamw", "adam"] = Field("adamw", description="NCFD's code uses AdamW")
     weight_decay: float = Field(0.0, ge=0, description="AdamW decay; 0 keeps pixel brightness")
-    init: Literal["real", "textured", "noise"] = Field(
+    init: Literal["real", "textured", "kcenter", "noise"] = Field(
         "real",
         description="start from random real LR patches of the instance (NCFD default); "
         "'textured': random ones among the patches of above-median texture complexity (DCSR's "
-        "first step); 'noise': uniform noise",
+        "first step); 'kcenter': the instance's patches that K-Center picks in the teacher's "
+        "pooled features (the most diverse ones); 'noise': uniform noise",
     )
     init_noise: float = Field(
         0.01, ge=0, description="std of Gaussian noise added to a 'real' start, so copies differ"

@@ -90,3 +90,23 @@ def test_tv_prior_smooths_the_synthetic_patches(small_instance, teacher):
     assert total_variation(torch.from_numpy(calm.lr)) < 0.6 * total_variation(
         torch.from_numpy(rough.lr)
     )
+
+
+def test_kcenter_init_starts_from_the_patches_k_center_picks(small_instance, teacher):
+    from idc_core.baselines.features import pooled_features
+    from idc_core.baselines.kcenter import select_kcenter
+    from idc_core.method.instance_state import _init_synthetic
+
+    settings = TINY.model_copy(update={"init": "kcenter", "init_noise": 0.0})
+    features = pooled_features(teacher, small_instance.lr)
+    start, sources = _init_synthetic(
+        small_instance, 6, settings, torch.Generator().manual_seed(5), features
+    )
+    seed = int(torch.randint(2**31 - 1, (1,), generator=torch.Generator().manual_seed(5)))
+    expected = np.sort(select_kcenter(features, 6, seed))
+    assert sources.tolist() == expected.tolist() and len(set(expected.tolist())) == 6
+    real = torch.from_numpy(small_instance.lr[expected]).permute(0, 3, 1, 2).float() / 255
+    assert torch.equal(start, real)
+    # Inside IDC the features are the teacher's own pooled maps.
+    state = _state(small_instance, teacher, init="kcenter", init_noise=0.0)
+    assert state.syn.shape[0] == 5
