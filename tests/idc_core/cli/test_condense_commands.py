@@ -14,11 +14,11 @@ SMALL = ["--patch-size", "32", "--step", "16", "--scale", "4"]
 
 
 @pytest.fixture()
-def images(tmp_path, set5_dir):
+def images(tmp_path, photos_dir):
     folder = tmp_path / "images"
     folder.mkdir()
-    for name in ("baby", "bird"):
-        save_png(folder / f"{name}.png", load_rgb(set5_dir / f"{name}.png")[40:136, 40:136])
+    for name in ("astronaut", "chelsea"):
+        save_png(folder / f"{name}.png", load_rgb(photos_dir / f"{name}.png")[40:136, 40:136])
     return folder
 
 

@@ -12,10 +12,10 @@ from idc_core.evaluation import psnr_y, rgb_to_y, ssim_y
 
 
 @pytest.fixture(scope="module")
-def set5_pairs(set5_dir) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(bicubic x4 reconstruction, HR) of every Set5 image, uint8 RGB."""
+def set5_pairs(photos_dir) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(bicubic x4 reconstruction, HR) of every test photo, uint8 RGB."""
     pairs = []
-    for path in list_images(set5_dir):
+    for path in list_images(photos_dir):
         hr = modcrop(load_rgb(path), 4)
         up = imresize(bicubic_downsample(hr, 4).astype(np.float64), 4)
         pairs.append((np.clip(np.round(up), 0, 255).astype(np.uint8), hr))
