@@ -20,10 +20,9 @@ from typing import Any
 import typer
 
 from benchmarks.config import config_from_options
-from benchmarks.console import exit_on_error, log
+from benchmarks.console import exit_on_error
 from benchmarks.options import CommandDefaults, benchmark_command
-from benchmarks.report import write_report
-from benchmarks.run import run_benchmark
+from benchmarks.run import report_run, run_benchmark
 
 VARIANTS = ("v1", "v2", "v3", "v4", "v5", "v6", "v7")
 ROW_LABELS = {"idc": "IDC", **{v: v for v in VARIANTS}, "random": "Random", "whole": "Whole"}
@@ -54,13 +53,9 @@ def main(options: dict[str, Any]) -> None:
             f"{config.patch.patch_size} px HR patches, {config.arch} student, "
             f"{config.student_recipe.iterations} iterations"
         )
-        names = [folder.name for folder in config.test_folders]
-        reference = "IDC" if "IDC" in run.results else None
-        table = write_report(
-            config.out, run.results, names, title, config.val_folder.name, reference
+        report_run(
+            config, run, title, "IDC" if "IDC" in run.results else None, figure=options["figure"]
         )
-        log(table)
-        log(f"wrote {config.out / 'table.md'} and {config.out / 'validation.png'}")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from benchmarks.console import BenchmarkError
-from idc_core.api import PRESETS, PatchSettings, TrainRecipe, resolve_device
+from idc_core.api import DEFAULT_CONVENTION, PRESETS, PatchSettings, TrainRecipe, resolve_device
 
 SHARED_SR = Path(__file__).resolve().parents[2] / "shared" / "data" / "sr"
 
@@ -58,6 +58,10 @@ class BenchmarkConfig(BaseModel):
     idc_overrides: dict
     selection_seed: int
     device: str
+    convention: str = Field(
+        DEFAULT_CONVENTION,
+        description="metric convention of the scores in the table (students record basicsr's too)",
+    )
 
     def idc_presets(self) -> set[str]:
         """The IDC presets the rows use: `idc_preset`, and the ablation variants by name."""

@@ -84,6 +84,9 @@ def benchmark_command(
             upsampler_iterations: Annotated[int, typer.Option(min=1)] = 2000,
             selection_seed: Annotated[int, typer.Option(help="seed of the condensation jobs")] = 0,
             device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
+            figure: Annotated[
+                bool, typer.Option(help="also write figure4.png (real, start, v1..v4, IDC)")
+            ] = True,
         ) -> None:
             options = dict(locals())  # every parameter above, by name, and the closure's `body`
             del options["body"]

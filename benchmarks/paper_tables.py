@@ -31,10 +31,9 @@ from typing import Any
 import typer
 
 from benchmarks.config import config_from_options
-from benchmarks.console import exit_on_error, log
+from benchmarks.console import exit_on_error
 from benchmarks.options import CommandDefaults, benchmark_command
-from benchmarks.report import write_report
-from benchmarks.run import run_benchmark
+from benchmarks.run import report_run, run_benchmark
 
 ROW_LABELS = {
     "whole": "Whole",
@@ -74,10 +73,7 @@ def main(options: dict[str, Any]) -> None:
             f"{config.patch.patch_size} px HR patches, {config.arch} student, "
             f"{config.student_recipe.iterations} iterations"
         )
-        names = [folder.name for folder in config.test_folders]
-        table = write_report(config.out, run.results, names, title, config.val_folder.name)
-        log(table)
-        log(f"wrote {config.out / 'table.md'} and {config.out / 'validation.png'}")
+        report_run(config, run, title, figure=options["figure"])
 
 
 if __name__ == "__main__":

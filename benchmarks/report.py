@@ -20,7 +20,9 @@ def _cell(values: Sequence[float], digits: int) -> str:
     return f"{mean:.{digits}f}" if math.isnan(sd) else f"{mean:.{digits}f} ± {sd:.{digits}f}"
 
 
-def markdown_table(rows: dict[str, list[dict]], test_names: Sequence[str], title: str) -> str:
+def markdown_table(
+    rows: dict[str, list[dict]], test_names: Sequence[str], title: str, convention: str = "basicsr"
+) -> str:
     """Rows of `mean ± sd over seeds` for PSNR (dB) and SSIM on each test set."""
     header = ["training set", "pairs", "seeds"]
     for name in test_names:
@@ -35,7 +37,12 @@ def markdown_table(rows: dict[str, list[dict]], test_names: Sequence[str], title
     lines += [
         "",
         "Mean ± sample standard deviation over student seeds. PSNR (dB) and SSIM on the Y",
-        "channel, `scale` pixels cropped at every border.",
+        f"channel, `scale` pixels cropped at every border, {convention} convention"
+        + (
+            " (grey images as grey levels, Y rounded to 8 bits as MATLAB's rgb2ycbcr)."
+            if convention == "matlab"
+            else " (BasicSR's calculate_psnr / calculate_ssim)."
+        ),
     ]
     return "\n".join(lines) + "\n"
 
@@ -87,10 +94,11 @@ def write_report(
     title: str,
     val_name: str,
     reference: str | None = None,
+    convention: str = "basicsr",
 ) -> str:
     """Write `table.md` (with the Whole-vs-Random check when both rows exist) and
     `validation.png`; returns the table text."""
-    table = markdown_table(results, test_names, title)
+    table = markdown_table(results, test_names, title, convention)
     if reference in results:
         table += "\n" + difference_table(results, test_names, reference)
     if {"Whole", "Random"} <= results.keys():

@@ -27,6 +27,8 @@ from benchmarks.datasets import (
     row_job,
     selection_ratio,
 )
+from benchmarks.figure4 import write_figure4
+from benchmarks.report import write_report
 from benchmarks.students import get_teacher, get_upsampler, train_students
 from idc_core.api import (
     Instance,
@@ -97,3 +99,27 @@ def run_benchmark(config: BenchmarkConfig) -> BenchmarkRun:
         build_dataset(row, folder, job, paths, instances, teacher, config.teacher, upsampler)
     results = train_students(config)
     return BenchmarkRun(results, len(paths), whole, row_pairs)
+
+
+def report_run(
+    config: BenchmarkConfig,
+    run: BenchmarkRun,
+    title: str,
+    reference: str | None = None,
+    figure: bool = True,
+) -> None:
+    """Write and print `table.md` and `validation.png`, and Figure 4 of the first two images."""
+    names = [folder.name for folder in config.test_folders]
+    out = config.out
+    table = write_report(
+        out, run.results, names, title, config.val_folder.name, reference, config.convention
+    )
+    log(table)
+    log(f"wrote {out / 'table.md'} and {out / 'validation.png'}")
+    if figure:
+        paths = image_paths(config.train_folders, config.images)[:2]
+        write_figure4(
+            out / "figure4.png", paths, config.teacher, config.patch, config.ratio,
+            config.idc_overrides, config.selection_seed, config.device, config.idc_preset,
+        )  # fmt: skip
+        log(f"wrote {out / 'figure4.png'} (Figure 4) of {', '.join(p.name for p in paths)}")

@@ -13,6 +13,7 @@ from benchmarks.config import FLOAT_LR_ROW, BenchmarkConfig
 from benchmarks.console import BenchmarkError, log, phase
 from benchmarks.datasets import dataset_row
 from idc_core.api import (
+    CONVENTIONS,
     LR_FLOAT_DIR,
     PairedArrays,
     SRModel,
@@ -97,17 +98,21 @@ def train_and_test(
     torch.manual_seed(seed)
     student = build_model(config.arch, scale)
     recipe = config.student_recipe.model_copy(update={"seed": seed})
-    validate = make_validator(config.val_folder, scale, config.device)
+    validate = make_validator(config.val_folder, scale, config.device, config.convention)
     history = train_sr_model(student, dataset, recipe, config.device, validate=validate)
-    scores = {}
-    for folder in config.test_folders:
-        result = evaluate_model(student, folder, scale, config.device)
-        scores[result.name] = {"psnr": result.mean_psnr, "ssim": result.mean_ssim}
+    scores: dict[str, dict[str, dict[str, float]]] = {}
+    for convention in dict.fromkeys([config.convention, *CONVENTIONS]):
+        scores[convention] = {}
+        for folder in config.test_folders:
+            result = evaluate_model(student, folder, scale, config.device, convention=convention)
+            scores[convention][result.name] = {"psnr": result.mean_psnr, "ssim": result.mean_ssim}
     record = {
         "seed": seed,
         "pairs": len(dataset),
         "seconds": history.seconds,
-        "scores": scores,
+        "convention": config.convention,
+        "scores": scores[config.convention],
+        "scores_by_convention": scores,
         "validation": history.validations,
     }
     return student, record

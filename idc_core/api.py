@@ -17,7 +17,7 @@ from idc_core.data.paired import (
 )
 from idc_core.data.patches import ImageTooSmallError, Instance, PatchSettings, load_instance
 from idc_core.device import DeviceUnavailableError, resolve_device
-from idc_core.evaluation import evaluate_model, make_validator
+from idc_core.evaluation import CONVENTIONS, DEFAULT_CONVENTION, evaluate_model, make_validator
 from idc_core.manifest import describe_teacher
 from idc_core.method.condense import (
     CondenseCancelled,
@@ -32,6 +32,8 @@ from idc_core.pipeline_job import CondenseJob, InstanceRecord, ProgressEvent
 from idc_core.training import TrainRecipe, get_recipe, train_sr_model, train_teacher
 
 __all__ = [
+    "CONVENTIONS",
+    "DEFAULT_CONVENTION",
     "CondenseCancelled",
     "CondenseJob",
     "CondensedInstance",

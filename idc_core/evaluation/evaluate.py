@@ -105,7 +105,9 @@ def super_resolve(model: SRModel, lr: np.ndarray, device: str | torch.device = "
     return sr.permute(1, 2, 0).cpu().numpy()
 
 
-def _score(image: TestImage, sr: np.ndarray, crop_border: int, convention: Convention) -> ImageScore:
+def _score(
+    image: TestImage, sr: np.ndarray, crop_border: int, convention: Convention
+) -> ImageScore:
     return ImageScore(
         image.name,
         psnr_y(sr, image.hr, crop_border, convention, image.grey),

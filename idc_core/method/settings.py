@@ -127,6 +127,9 @@ class IDCSettings(BaseModel):
         f"instance); None = {CUDA_INSTANCES_PER_BATCH} on CUDA, 1 on the CPU (no gain there)",
     )
 
+    # Reporting (idc_core.method.diagnostics): does not change the condensed pairs.
+    diagnostics: bool = Field(True, description="measure texture, fresh NCFD, nearest-real PSNR")
+
     @model_validator(mode="after")
     def _check(self) -> IDCSettings:
         if self.warmup_frac + self.assign_frac > 1:
@@ -152,7 +155,8 @@ class IDCSettings(BaseModel):
 # seconds on two cores with an edsr-tiny teacher (benchmarks/speed_condense.py): 128 frequencies
 # per step drawn from a bank of 2048, nearest real patches searched every 10 steps.
 _CPU = IDCSettings(
-    iterations=300,
+    iterations=100,
+    init="kcenter",
     c_out=32,
     num_freqs=128,
     freq_chunk=128,
@@ -184,6 +188,7 @@ PRESETS: dict[str, IDCSettings] = {
         _CPU.model_dump()
         | dict(
             iterations=6,
+            init="real",
             num_freqs=64,
             freq_chunk=64,
             freq_bank=256,

@@ -149,7 +149,9 @@ def train_sr_model(
             history.losses.append(float(loss.detach()))
             history.learning_rates.append(step_lr)
             if on_progress is not None:
-                on_progress(TrainProgress(iteration, recipe.iterations, history.losses[-1], step_lr))
+                on_progress(
+                    TrainProgress(iteration, recipe.iterations, history.losses[-1], step_lr)
+                )
             task.advance(info=f"loss {history.losses[-1]:.4f}")
             due = recipe.val_every and iteration % recipe.val_every == 0
             if validate is not None and (due or iteration == recipe.iterations):

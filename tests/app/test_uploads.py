@@ -57,7 +57,9 @@ def _stored(client: TestClient) -> list[str]:
     return client.app.state.storage.list_keys("datasets/")
 
 
-def test_zip_upload_stores_every_image_and_reports_counts(api_client, owner_key, photos, photos_dir):
+def test_zip_upload_stores_every_image_and_reports_counts(
+    api_client, owner_key, photos, photos_dir
+):
     response = _upload(api_client, owner_key, _zip(photos), name="set5-part")
     assert response.status_code == 201, response.text
     body = response.json()

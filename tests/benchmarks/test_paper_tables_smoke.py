@@ -94,7 +94,10 @@ def test_paper_tables_refuses_an_out_folder_made_with_other_settings(
 
 
 def test_paper_tables_rejects_an_unknown_row(train_photos_dir, tiny_test_folder, tmp_path):
-    options = tiny_options(tmp_path / "t", train_photos_dir, tiny_test_folder) + ["--rows", "whole,gan"]
+    options = tiny_options(tmp_path / "t", train_photos_dir, tiny_test_folder) + [
+        "--rows",
+        "whole,gan",
+    ]
     result = CliRunner().invoke(app, options)
     assert result.exit_code == 2
     assert "gan" in result.output
@@ -113,7 +116,8 @@ def test_teacher_is_trained_once_as_the_whole_rows_seed0_student(
     student; a second run that loads that teacher and trains Whole seed 0 itself gets the same
     scores and curve."""
     options = without_option(
-        tiny_options(tmp_path / "shared", train_photos_dir, tiny_test_folder), "--teacher-iterations"
+        tiny_options(tmp_path / "shared", train_photos_dir, tiny_test_folder),
+        "--teacher-iterations",
     )
     runner = CliRunner()
     shared = runner.invoke(app, options + ["--rows", "whole,random", "--seeds", "1"])
@@ -124,7 +128,8 @@ def test_teacher_is_trained_once_as_the_whole_rows_seed0_student(
 
     teacher = tmp_path / "shared" / "teacher.safetensors"
     separate_options = without_option(
-        tiny_options(tmp_path / "separate", train_photos_dir, tiny_test_folder), "--teacher-iterations"
+        tiny_options(tmp_path / "separate", train_photos_dir, tiny_test_folder),
+        "--teacher-iterations",
     )
     separate = runner.invoke(
         app, separate_options + ["--rows", "whole", "--seeds", "1", "--teacher", str(teacher)]

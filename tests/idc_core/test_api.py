@@ -123,7 +123,9 @@ def test_cancel_leaves_no_half_written_instance_and_resumes(tmp_path, images, te
 
     def stop_in_second_instance():
         polls.append(1)
-        return len(polls) > 10  # 1 poll before astronaut, 6 in it, 1 before chelsea, then 2 in chelsea
+        return (
+            len(polls) > 10
+        )  # 1 poll before astronaut, 6 in it, 1 before chelsea, then 2 in chelsea
 
     with pytest.raises(CondenseCancelled):
         condense_images(images, out, JOB, teacher, should_stop=stop_in_second_instance)

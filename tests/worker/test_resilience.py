@@ -50,7 +50,9 @@ def _submit(client: TestClient, headers, paths: list[Path], job: dict) -> str:
 
 
 @pytest.mark.slow
-def test_a_job_whose_worker_dies_finishes_on_another_worker(short_settings, photos_dir, spawn_worker):
+def test_a_job_whose_worker_dies_finishes_on_another_worker(
+    short_settings, photos_dir, spawn_worker
+):
     settings = short_settings(
         task_soft_time_limit_s=40,
         task_time_limit_s=45,

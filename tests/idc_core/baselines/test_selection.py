@@ -20,7 +20,9 @@ def teacher():
 
 @pytest.fixture(scope="module")
 def instances(photos_dir):
-    return [load_instance(photos_dir / f"{name}.png", SMALL_PATCHES) for name in ("chelsea", "rocket")]
+    return [
+        load_instance(photos_dir / f"{name}.png", SMALL_PATCHES) for name in ("chelsea", "rocket")
+    ]
 
 
 def test_budget_is_global_and_at_least_one():

@@ -47,7 +47,9 @@ def test_teacher_train_then_evaluate(tmp_path, images, photos_dir):
 
 
 def test_train_student_on_a_paired_folder_with_float_lr(tmp_path, photos_dir):
-    instance = load_instance(photos_dir / "chelsea.png", PatchSettings(patch_size=64, step=64, scale=2))
+    instance = load_instance(
+        photos_dir / "chelsea.png", PatchSettings(patch_size=64, step=64, scale=2)
+    )
     data = tmp_path / "condensed"
     stems = [f"bird_{i}" for i in range(len(instance))]
     write_pairs(data, stems, instance.hr, instance.lr, lr_float=instance.lr / 255.0)

@@ -48,7 +48,9 @@ def test_too_small_image_is_a_clear_error(photos_dir):
 
 
 def test_paired_layout_round_trip(tmp_path, photos_dir):
-    instance = load_instance(photos_dir / "rocket.png", PatchSettings(patch_size=64, step=64, scale=4))
+    instance = load_instance(
+        photos_dir / "rocket.png", PatchSettings(patch_size=64, step=64, scale=4)
+    )
     stems = [f"head_{i:04d}" for i in range(len(instance))]
     lr_float = instance.lr.astype(np.float32) / 255 + 0.001
     write_pairs(tmp_path, stems, instance.hr, instance.lr, lr_float=lr_float)

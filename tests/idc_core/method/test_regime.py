@@ -83,11 +83,11 @@ def test_scaled_ncfd_features_keep_magnitude_and_unit_features_do_not():
 
 def test_tv_prior_smooths_the_synthetic_patches(small_instance, teacher):
     noisy = TINY.model_copy(update=dict(init="noise", iterations=30, lr=0.05))
-    smooth = noisy.model_copy(update=dict(tv_weight=50.0))
+    smooth = noisy.model_copy(update=dict(tv_weight=500.0))
     rough = condense_instance(small_instance, teacher, 0.2, noisy, seed=2)
     calm = condense_instance(small_instance, teacher, 0.2, smooth, seed=2)
     assert "tv" in calm.stats["final_losses"]
-    assert total_variation(torch.from_numpy(calm.lr)) < 0.6 * total_variation(
+    assert total_variation(torch.from_numpy(calm.lr)) < 0.5 * total_variation(
         torch.from_numpy(rough.lr)
     )
 
