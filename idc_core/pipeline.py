@@ -41,6 +41,7 @@ from idc_core.data.patches import ImageTooSmallError, Instance, load_instance
 from idc_core.device import resolve_device
 from idc_core.manifest import sources_digest, weights_sha256
 from idc_core.method.condense import CondenseCancelled, condense_group
+from idc_core.method.diagnostics import summarize as summarize_diagnostics
 from idc_core.method.settings import IDCSettings
 from idc_core.pipeline_job import CondenseJob, InstanceRecord, ProgressEvent
 from idc_core.seeding import instance_seed
@@ -369,9 +370,13 @@ def finalize_dataset(
                 "timings": r.stats.get("timings", {}),
                 "final_losses": r.stats.get("final_losses", {}),
                 "batch_size": r.stats.get("batch_size", 1),
+                "diagnostics": r.stats.get("diagnostics"),
             }
             for r in records
         ],
+        "diagnostics": summarize_diagnostics(
+            {r.name: r.stats["diagnostics"] for r in records if "diagnostics" in r.stats}
+        ),
     }
     _write_json_atomically(out / MANIFEST, manifest)
     return manifest

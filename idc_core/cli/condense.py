@@ -26,6 +26,7 @@ from idc_core.api import (
 )
 from idc_core.cli.common import console, error_console, training_progress, user_errors
 from idc_core.cli.prepare import ImagesDir, OutDir, PatchSize, Scale, Step
+from idc_core.cli.summary import print_diagnostics
 from idc_core.pipeline import check_images
 
 TEACHER_FILE = "teacher.safetensors"
@@ -206,6 +207,7 @@ def condense(
             f"wrote {manifest['pairs']} pairs (of {real} real) to {out}, "
             f"{manifest['seconds']:.1f} s of condensation"
         )
+        print_diagnostics(manifest)
 
 
 def register(app: typer.Typer) -> None:

@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from idc_core.data.patches import Instance
+from idc_core.method.diagnostics import instance_diagnostics
 from idc_core.method.instance_state import InstanceState, teacher_autocast
 from idc_core.method.settings import IDCSettings
 
@@ -144,13 +145,15 @@ def condense_group(
         optimise_share = (time.perf_counter() - started) / len(states)
 
         results = []
-        for state in states:
+        for state, seed in zip(states, seeds, strict=True):
             started = time.perf_counter()
             lr = state.syn.detach()
             hr = upscale(stage2, lr, settings.feature_batch)
             state.timings["optimise_s"] = optimise_share
             state.timings["upsample_s"] = time.perf_counter() - started
             stats = state.stats() | {"batch_size": len(states)}
+            if settings.diagnostics:
+                stats["diagnostics"] = instance_diagnostics(state, teacher, seed)
             results.append(CondensedInstance(lr=lr.cpu().numpy(), hr=hr.cpu().numpy(), stats=stats))
     return results
 

@@ -98,6 +98,9 @@ class IDCSettings(BaseModel):
         f"instance); None = {CUDA_INSTANCES_PER_BATCH} on CUDA, 1 on the CPU (no gain there)",
     )
 
+    # Reporting (idc_core.method.diagnostics): does not change the condensed pairs.
+    diagnostics: bool = Field(True, description="measure texture, fresh NCFD, nearest-real PSNR")
+
     @model_validator(mode="after")
     def _check(self) -> IDCSettings:
         if self.warmup_frac + self.assign_frac > 1:
