@@ -80,7 +80,8 @@ def _per_patch_sums(
     unit = F.normalize(samples.float(), dim=1)
     cos_sums, sin_sums = [], []
     for start in range(0, freqs.shape[1], chunk):
-        phase = (unit @ freqs[:, start : start + chunk]).reshape(-1, samples_per_patch, chunk)
+        phase = unit @ freqs[:, start : start + chunk]
+        phase = phase.reshape(-1, samples_per_patch, phase.shape[1])
         cos_sums.append(torch.cos(phase).sum(1))
         sin_sums.append(torch.sin(phase).sum(1))
     return torch.cat(cos_sums, dim=1), torch.cat(sin_sums, dim=1)

@@ -72,8 +72,8 @@ def _samples(n_patches: int, per_patch: int, dim: int, seed: int) -> torch.Tenso
 
 def test_local_ncfd_of_the_synthetic_set_is_the_loss_ncfd_at_the_same_frequencies():
     real, syn = _samples(30, 4, 8, 0), _samples(5, 4, 8, 1) + 0.3
-    got = local_ncfd(real, 4, syn, 5, torch.Generator().manual_seed(11), 96, 0.5, 300.0, 32)
-    expected = ncfd(real, syn, torch.Generator().manual_seed(11), 96, 0.5, 300.0, 32)
+    got = local_ncfd(real, 4, syn, 5, torch.Generator().manual_seed(11), 96, 0.5, 300.0, 40)
+    expected = ncfd(real, syn, torch.Generator().manual_seed(11), 96, 0.5, 300.0, 40)
     assert got["local_ncfd_synthetic"] == pytest.approx(float(expected), rel=1e-5)
 
 
