@@ -8,8 +8,9 @@ from full IDC. Here: 29 evenly spaced images of T91 + BSD200 (a tenth of the 291
 full IDC (the --idc-preset, `cpu` by default) and the presets v1..v7 (the same sizes with parts
 switched off, see idc_core.method.settings), the same fixed student as benchmarks.paper_tables,
 several seeds. `table.md` gives mean ± sd over seeds and each row's PSNR difference from IDC;
-`validation.png` the validation curves. Add `random` (and `whole`, the subset's every pair) to
---rows for a selection reference.
+`validation.png` the validation curves; `figure4.png` the patches of v1..v4 and IDC for the first
+two images (benchmarks.figure4; --no-figure skips it). Add `random` (and `whole`, the subset's
+every pair) to --rows for a selection reference.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from benchmarks.common import (
     SHARED_SR,
     config_from_options,
     exit_on_error,
+    image_paths,
     log,
     run_benchmark,
 )
+from benchmarks.figure4 import write_figure4
 from benchmarks.report import write_report
 
 VARIANTS = ("v1", "v2", "v3", "v4", "v5", "v6", "v7")
@@ -71,6 +74,7 @@ def main(
     ] = 100,
     selection_seed: Annotated[int, typer.Option(help="seed of the condensation jobs")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
+    figure: Annotated[bool, typer.Option(help="also write figure4.png (v1..v4, IDC)")] = True,
 ) -> None:
     """Reproduce Table 2 at CPU scale (see the module docstring)."""
     options = dict(locals())  # every parameter above, by name
@@ -88,6 +92,13 @@ def main(
         table = write_report(out, run.results, names, title, val_folder.name, reference)
         log(table)
         log(f"wrote {out / 'table.md'} and {out / 'validation.png'}")
+        if figure:
+            paths = image_paths(config.train_folders, config.images)[:2]
+            write_figure4(
+                out / "figure4.png", paths, config.teacher, config.patch, ratio,
+                config.idc_overrides, selection_seed, config.device, idc_preset,
+            )  # fmt: skip
+            log(f"wrote {out / 'figure4.png'} (Figure 4) of {', '.join(p.name for p in paths)}")
 
 
 if __name__ == "__main__":
