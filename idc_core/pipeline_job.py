@@ -54,7 +54,8 @@ class CondenseJob(BaseModel):
     def fingerprint(self, teacher_weights: str | None) -> str:
         """Digest of what decides the output (the device does not), for safe resumption."""
         decisive = self.model_dump(exclude={"device"})
-        decisive["settings"] = self.idc_settings().model_dump()
+        # Diagnostics only describe the output, so switching them does not block a resume.
+        decisive["settings"] = self.idc_settings().model_dump(exclude={"diagnostics"})
         decisive["teacher_weights"] = teacher_weights
         return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()
 
