@@ -30,10 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from idc_core.data.patches import Instance
-<<<<<<< HEAD
 from idc_core.data.resize import bicubic_downsample
-=======
->>>>>>> issue-8-diag
 from idc_core.method.diagnostics import instance_diagnostics
 from idc_core.method.instance_state import InstanceState, teacher_autocast
 from idc_core.method.settings import IDCSettings
