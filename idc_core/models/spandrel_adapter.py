@@ -27,7 +27,6 @@ forward stops there, so the up-sampler is not run). "SwinIR-like" below means
 | DRCT          | SwinIR-like (`conv_before_upsample`)                                | embed_dim  |
 | RGT           | SwinIR-like (`conv_before_upsample`)                                | embed_dim  |
 | ATD           | SwinIR-like                                                         | embed_dim  |
-| GRL           | SwinIR-like                                                         | embed_dim  |
 | CRAFT         | `upsample`: `conv_after_body(forward_features(x)) + x`              | embed_dim  |
 | RCAN          | `tail` (Upsampler + conv): `body(x) + x`                            | n_feats    |
 | ESRGAN        | `model.2` (first up-sampling block): `x + body(x)` (ShortcutBlock) | num_filters|
@@ -43,7 +42,7 @@ input's size (divided by the network's pixel-unshuffle factor, if any: ESRGAN's 
 RCAN's `downscale_factor`, SwinIR's `start_unshuffle`, FDAT's unshuffle mode). The other SR
 architectures that spandrel reads are refused by name: some have no such layer (Compact and
 SwiftSRGAN add the input's up-sampling after the network, RealCUGAN is a U-Net, AuraSR a GAN),
-the rest are not mapped and tested here yet.
+the rest are not mapped and tested here yet (GRL, ATD, DCTLSA, DITN, PLKSR, MoSR, ...).
 """
 
 from __future__ import annotations
@@ -156,7 +155,6 @@ FEATURE_LAYERS: dict[str, tuple[Callable[[nn.Module], str], Callable[[nn.Module]
     "SRFormer": (_swinir_like, _no_unshuffle),
     "DRCT": (_swinir_like, _no_unshuffle),
     "RGT": (_swinir_like, _no_unshuffle),
-    "GRL": (_swinir_like, _no_unshuffle),
     "CRAFT": (_module("upsample"), _no_unshuffle),
     "RCAN": (_module("tail"), _attribute("downscale_factor")),
     "ESRGAN": (_module("model.2"), _attribute("shuffle_factor")),
@@ -197,8 +195,12 @@ class SpandrelSRModel(SRModel):
         self.feature_module_name: str = module_name(self.net)
         self.feature_module: nn.Module = self.net.get_submodule(self.feature_module_name)
         self.unshuffle = unshuffle(self.net)
-        first_conv = next(m for m in self.feature_module.modules() if isinstance(m, nn.Conv2d))
-        self.feature_channels = int(first_conv.in_channels)
+        # Read off one small forward: the hooked module does not always start with a convolution.
+        self.net.eval()  # teachers run in eval mode (batch norm statistics stay as loaded)
+        weight = next(self.net.parameters())
+        probe = torch.zeros(1, 3, 8, 8, dtype=weight.dtype, device=weight.device)
+        with torch.no_grad():
+            self.feature_channels = int(self.extract_features(probe).shape[1])
 
     def _pad(self, lr: Tensor) -> Tensor:
         """Replicate-pad to the network's size requirements (minimum side, multiple of)."""
