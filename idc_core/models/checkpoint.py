@@ -36,6 +36,7 @@ from idc_core.models.spandrel_adapter import (
 
 CHECKPOINT_FORMAT = "idc-sr-model"
 CHECKPOINT_FORMAT_VERSION = 2
+FORMAT_1_EDSRS = ("edsr-baseline", "edsr-tiny")  # the built-ins whose config format 2 changed
 
 __all__ = ["ModelLoadError", "load_model", "save_model"]
 
@@ -129,7 +130,7 @@ def _load_ours(path: Path, meta: dict[str, Any], device: str | torch.device) -> 
     if arch.startswith("spandrel:"):
         return load_spandrel_model(path, device)
     format_1 = meta.get("format_version", 1) == 1
-    if format_1:
+    if format_1 and arch in FORMAT_1_EDSRS:
         config = _format_1_config(path, arch, config)
     model = build_model(arch, scale, **config)
     weights = load_file(str(path), device="cpu")
