@@ -7,6 +7,10 @@ from typing import Any
 from torch import Tensor, nn
 
 
+class ModelLoadError(ValueError):
+    """A checkpoint is missing, unreadable, corrupt, or of an unsupported kind."""
+
+
 class SRModel(nn.Module):
     """A super-resolution network: N x 3 x h x w in [0, 1] -> N x 3 x (h*scale) x (w*scale).
 

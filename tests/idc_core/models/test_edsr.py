@@ -30,7 +30,7 @@ def test_features_are_the_upsamplers_input(lr_tensor):
 def test_tiny_predicts_a_residual_over_bicubic(lr_tensor):
     torch.manual_seed(0)
     model = build_model("edsr-tiny", 4)
-    assert model.config["bicubic_skip"] and model.config["num_feat"] == 32
+    assert model.config["num_feat"] == 32 and "rgb_mean" not in model.config
     with torch.no_grad():
         model.conv_last.weight.zero_()
         model.conv_last.bias.zero_()

@@ -1,6 +1,7 @@
 """Randomly initialised third-party architectures, saved as files and read back through spandrel."""
 
 import importlib.util
+import os
 import subprocess
 import sys
 
@@ -11,12 +12,24 @@ from safetensors.torch import save_file
 from idc_core.models import ModelLoadError, load_model, save_model
 from idc_core.models.spandrel_adapter import SUPPORTED_ARCHS, import_spandrel
 
-import_spandrel()
+spandrel = import_spandrel()
 from spandrel.architectures.Compact import Compact  # noqa: E402
+from spandrel.architectures.CRAFT import CRAFT  # noqa: E402
+from spandrel.architectures.DAT import DAT  # noqa: E402
+from spandrel.architectures.DRCT import DRCT  # noqa: E402
+from spandrel.architectures.ESRGAN import ESRGAN  # noqa: E402
+from spandrel.architectures.FDAT import FDAT  # noqa: E402
 from spandrel.architectures.HAT import HAT  # noqa: E402
+from spandrel.architectures.MoESR import MoESR  # noqa: E402
+from spandrel.architectures.OmniSR import OmniSR  # noqa: E402
 from spandrel.architectures.RCAN import RCAN  # noqa: E402
+from spandrel.architectures.RGT import RGT  # noqa: E402
+from spandrel.architectures.SAFMN import SAFMN  # noqa: E402
+from spandrel.architectures.SeemoRe import SeemoRe  # noqa: E402
 from spandrel.architectures.SPAN import SPAN  # noqa: E402
+from spandrel.architectures.Swin2SR import Swin2SR  # noqa: E402
 from spandrel.architectures.SwinIR import SwinIR  # noqa: E402
+from spandrel_extra_arches.architectures.SRFormer import SRFormer  # noqa: E402
 
 
 def small_swinir(upscale: int, upsampler: str = "pixelshuffle") -> SwinIR:
@@ -112,6 +125,166 @@ def test_span_and_hat_shapes(tmp_path, lr_tensor):
             assert model.extract_features(lr_tensor).shape == (1, channels, 24, 20)
 
 
+def swinir_like_tail(net, features):
+    """What SwinIR-like networks (pixelshuffle up-sampler) do after the feature layer."""
+    return (
+        net.conv_last(net.upsample(net.conv_before_upsample(features))) / net.img_range + net.mean
+    )
+
+
+def transformer(cls, **settings):
+    """A small transformer: 16-pixel training size, 12 channels unless said otherwise."""
+    return lambda: cls(**{"img_size": 16, "embed_dim": 12, **settings})
+
+
+# spandrel arch -> (small network, scale, feature channels, what the network does after them).
+# CRAFT pads every input inside its forward, so its features have no exact tail to check.
+ROUND_TRIPS = {
+    "ESRGAN": (
+        lambda: ESRGAN(num_filters=8, num_blocks=1, scale=4),
+        4,
+        8,
+        lambda n, f: n.model[2:](f),
+    ),
+    "DAT": (
+        transformer(DAT, embed_dim=30, split_size=[2, 4], depth=[1], num_heads=[2], upscale=2),
+        2,
+        30,
+        swinir_like_tail,
+    ),
+    "SRFormer": (
+        transformer(
+            SRFormer,
+            depths=(1,),
+            num_heads=(2,),
+            window_size=4,
+            upscale=4,
+            upsampler="pixelshuffle",
+        ),
+        4,
+        12,
+        swinir_like_tail,
+    ),
+    "OmniSR": (
+        lambda: OmniSR(num_feat=8, block_num=1, window_size=4, res_num=1, up_scale=3),
+        3,
+        8,
+        lambda n, f: n.up(f),
+    ),
+    "DRCT": (
+        transformer(
+            DRCT,
+            depths=(1,),
+            num_heads=(2,),
+            window_size=4,
+            upscale=2,
+            upsampler="pixelshuffle",
+            gc=8,
+        ),
+        2,
+        12,
+        swinir_like_tail,
+    ),
+    "RGT": (
+        transformer(RGT, depth=[1], num_heads=[2], upscale=2, split_size=[4, 4]),
+        2,
+        12,
+        swinir_like_tail,
+    ),
+    "Swin2SR": (
+        transformer(
+            Swin2SR, depths=[1], num_heads=[2], window_size=4, upscale=2, upsampler="pixelshuffle"
+        ),
+        2,
+        12,
+        swinir_like_tail,
+    ),
+    "CRAFT": (
+        lambda: CRAFT(
+            window_size=8,
+            embed_dim=12,
+            depths=[1],
+            num_heads=[2],
+            split_size_0=2,
+            split_size_1=8,
+            upscale=2,
+        ),
+        2,
+        12,
+        None,
+    ),
+    "SeemoRe": (
+        lambda: SeemoRe(
+            scale=2, num_experts=2, num_layers=1, embedding_dim=8, global_kernel_size=3
+        ),
+        2,
+        8,
+        lambda n, f: n.upsampler(f) / n.img_range + n.mean,
+    ),
+    "SAFMN": (lambda: SAFMN(dim=8, n_blocks=1, upscaling_factor=2), 2, 8, lambda n, f: n.to_img(f)),
+    "FDAT": (
+        lambda: FDAT(
+            scale=2,
+            embed_dim=12,
+            num_groups=1,
+            depth_per_group=1,
+            num_heads=2,
+            window_size=4,
+            mid_dim=8,
+        ),
+        2,
+        12,
+        lambda n, f: n.upsampler(f),
+    ),
+    "MoESR": (
+        lambda: MoESR(scale=2, dim=8, n_blocks=1, n_block=1, upsample_dim=8),
+        2,
+        8,
+        lambda n, f: n.upscale(f),
+    ),
+}
+
+
+def test_every_supported_architecture_has_a_round_trip_test():
+    assert set(SUPPORTED_ARCHS) == set(ROUND_TRIPS) | {"SwinIR", "HAT", "RCAN", "SPAN"}
+
+
+@pytest.mark.parametrize("arch", list(ROUND_TRIPS))
+def test_round_trip_of_a_random_network(tmp_path, lr_tensor, arch):
+    """Saved as spandrel reads it, loaded through our loader: spandrel's outputs, and features
+    that the rest of the network turns into exactly those outputs."""
+    build, scale, channels, tail = ROUND_TRIPS[arch]
+    torch.manual_seed(0)
+    write = write_pth if len(arch) % 2 else write_safetensors  # both file kinds, spread over archs
+    path = write(tmp_path, build(), arch)
+    model = load_model(path)
+    reference = spandrel.ModelLoader().load_from_file(str(path)).model.eval()
+    assert (model.arch, model.scale, model.feature_channels) == (
+        f"spandrel:{arch}",
+        scale,
+        channels,
+    )
+    crop = lr_tensor[..., :16, :16]  # a size every network here takes without padding
+    with torch.no_grad():
+        assert torch.equal(model(crop), reference(crop))
+        if tail is not None:
+            assert torch.allclose(
+                tail(model.net, model.extract_features(crop)), model(crop), atol=1e-5
+            )
+        assert model(lr_tensor).shape == (1, 3, 24 * scale, 20 * scale)
+        assert model.extract_features(lr_tensor).shape == (1, channels, 24, 20)
+
+
+def test_esrgan_with_pixel_unshuffle_gives_features_at_the_unshuffled_size(tmp_path, lr_tensor):
+    torch.manual_seed(0)
+    net = ESRGAN(in_nc=12, num_filters=8, num_blocks=1, scale=4, shuffle_factor=2)  # Real-ESRGAN x2
+    model = load_model(write_pth(tmp_path, net, "realesrgan_x2"))
+    assert (model.arch, model.scale, model.unshuffle) == ("spandrel:ESRGAN", 2, 2)
+    with torch.no_grad():
+        assert torch.equal(model(lr_tensor), net.eval()(lr_tensor))
+        assert model.extract_features(lr_tensor).shape == (1, 8, 12, 10)
+
+
 def test_spandrel_model_survives_our_save_and_load(tmp_path, lr_tensor):
     torch.manual_seed(0)
     model = load_model(write_pth(tmp_path, small_swinir(4), "swinir"))
@@ -126,8 +299,9 @@ def test_non_sr_and_unsupported_architectures_are_refused(tmp_path):
     with pytest.raises(ModelLoadError, match="not a super-resolution model"):
         load_model(write_pth(tmp_path, small_swinir(1, upsampler=""), "denoiser"))
     compact = Compact(num_feat=8, num_conv=2, upscale=4)
-    with pytest.raises(ModelLoadError, match=", ".join(SUPPORTED_ARCHS)):
+    with pytest.raises(ModelLoadError, match="Compact x4 model, but IDC cannot use it") as refused:
         load_model(write_pth(tmp_path, compact, "compact"))
+    assert ", ".join(SUPPORTED_ARCHS) in str(refused.value)
 
 
 @pytest.mark.skipif(
@@ -140,6 +314,25 @@ def test_torchvision_stand_in_is_gone_after_importing_spandrel():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.split() == ["True", "False"], result.stderr
+
+
+def test_a_broken_torchvision_is_treated_as_a_missing_one(tmp_path):
+    """A torchvision built for another torch fails on import with RuntimeError, not ImportError."""
+    fake = tmp_path / "torchvision"
+    fake.mkdir()
+    (fake / "__init__.py").write_text(
+        "raise RuntimeError('operator torchvision::nms does not exist')\n"
+    )
+    torch.manual_seed(0)
+    checkpoint = write_pth(tmp_path, small_swinir(2), "swinir")
+    code = (
+        "import sys; from idc_core.models import load_model; "
+        f"model = load_model({str(checkpoint)!r}); "
+        "print(model.arch, 'torchvision' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.stdout.split() == ["spandrel:SwinIR", "False"], result.stderr
 
 
 def test_spandrel_swinir_serves_as_the_idc_teacher(tmp_path, photos_dir):
