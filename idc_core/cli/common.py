@@ -13,10 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from idc_core.models.base import SRModel
-from idc_core.models.checkpoint import save_model
-from idc_core.training.loop import TrainHistory, TrainProgress
-from idc_core.training.recipe import TrainRecipe
+from idc_core.api import SRModel, TrainHistory, TrainProgress, TrainRecipe, save_model
 
 console = Console()
 error_console = Console(stderr=True)

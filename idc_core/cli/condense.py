@@ -14,6 +14,7 @@ from idc_core.api import (
     CondenseJob,
     PatchSettings,
     ProgressEvent,
+    check_images,
     condense_images,
     describe_teacher,
     finalize_dataset,
@@ -26,7 +27,6 @@ from idc_core.api import (
 )
 from idc_core.cli.common import console, error_console, training_progress, user_errors
 from idc_core.cli.prepare import ImagesDir, OutDir, PatchSize, Scale, Step
-from idc_core.pipeline import check_images
 
 TEACHER_FILE = "teacher.safetensors"
 

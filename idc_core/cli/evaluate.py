@@ -9,11 +9,15 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
+from idc_core.api import (
+    EvalResult,
+    evaluate_bicubic,
+    evaluate_model,
+    list_images,
+    load_model,
+    resolve_device,
+)
 from idc_core.cli.common import console, error_console, user_errors, write_json
-from idc_core.data.images import list_images
-from idc_core.device import resolve_device
-from idc_core.evaluation.evaluate import EvalResult, evaluate_bicubic, evaluate_model
-from idc_core.models.checkpoint import load_model
 
 
 def results_table(rows: list[tuple[str, EvalResult]], scale: int) -> Table:

@@ -8,6 +8,14 @@ from typing import Annotated
 import torch
 import typer
 
+from idc_core.api import (
+    build_model,
+    get_recipe,
+    make_validator,
+    read_pairs,
+    resolve_device,
+    train_sr_model,
+)
 from idc_core.cli.common import (
     check_model_path,
     console,
@@ -26,12 +34,6 @@ from idc_core.cli.teacher import (
     ValEvery,
     ValFolder,
 )
-from idc_core.data.paired import read_pairs
-from idc_core.device import resolve_device
-from idc_core.evaluation.evaluate import make_validator
-from idc_core.models.registry import build_model
-from idc_core.training.loop import train_sr_model
-from idc_core.training.recipe import get_recipe
 
 
 def infer_scale(hr_side: int, lr_side: int) -> int:

@@ -7,6 +7,14 @@ from typing import Annotated
 
 import typer
 
+from idc_core.api import (
+    PatchSettings,
+    get_recipe,
+    list_images,
+    make_validator,
+    resolve_device,
+    train_teacher,
+)
 from idc_core.cli.common import (
     check_model_path,
     console,
@@ -14,12 +22,6 @@ from idc_core.cli.common import (
     training_progress,
     user_errors,
 )
-from idc_core.data.images import list_images
-from idc_core.data.patches import PatchSettings
-from idc_core.device import resolve_device
-from idc_core.evaluation.evaluate import make_validator
-from idc_core.training.recipe import get_recipe
-from idc_core.training.teacher import train_teacher
 
 teacher_app = typer.Typer(
     help="Train the teacher model that IDC distils from.", no_args_is_help=True

@@ -18,8 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from idc_core.models.base import SRModel
-
-SUPPORTED_SCALES = (2, 3, 4)
+from idc_core.spec.patches import SUPPORTED_SCALES
 
 
 class ResidualBlock(nn.Module):

@@ -44,8 +44,11 @@ def test_a_submitted_job_is_queued_with_its_url(api_client, owner, dataset_id):
     job = api_client.get(f"/jobs/{accepted['id']}", headers=owner).json()
     assert job["status"] == job["stage"] == "queued"
     assert job["progress"]["instances_total"] == 2 and job["progress"]["instances_done"] == 0
-    assert job["params"]["condense_job"]["patch"] == {"patch_size": 64, "step": 64, "scale": 4}
-    assert job["params"]["idc_settings"]["iterations"] == 6  # the tiny preset
+    assert job["params"]["patch"] == {"patch_size": 64, "step": 64}  # the request as sent
+    assert job["spec"]["job"]["patch"] == {"patch_size": 64, "step": 64, "scale": 4}
+    teacher = job["spec"]["teacher"]["training"]  # resolved: the step and the recipe's values
+    assert teacher["patch"] == {"patch_size": 48, "step": 24, "scale": 4}
+    assert teacher["recipe"]["iterations"] == 10 and teacher["recipe"]["lr"] == 1.5e-3
     assert job["eta_seconds"] is None
     assert api_client.get(f"/jobs/{accepted['id']}/result", headers=owner).status_code == 409
 

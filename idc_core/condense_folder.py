@@ -1,9 +1,9 @@
 """Condensing a folder of images into the paired layout, resumable instance by instance.
 
 For every image (instance): IDC synthesises n = ceil(r N) pairs, or a selection baseline keeps
-the real pairs it picked over the whole set. The pairs are written as
-`HR/<name>_<j:04d>.png`, `LR/<name>_<j:04d>.png` (and `LR_float/<...>.npy`), each file through a
-temporary name, and only then the marker `instances/<name>.json`. An instance with a marker is
+the real pairs it picked over the whole set. The pairs are written in the layout of
+`idc_core.spec.layout` (`HR/<name>_<j:04d>.png`, `LR/...`, optionally `LR_float/...npy`), each
+file through a temporary name, and only then the marker `instances/<name>.json`. An instance with a marker is
 skipped on the next run; one without is redone from scratch (its stray files removed first), and
 its seed depends only on (job seed, name), so a resumed run writes the same bytes. IDC may
 condense several instances together (the setting `instances_per_batch`, 8 by default on CUDA):
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,24 +28,27 @@ from torch import nn
 
 from idc_core import __version__
 from idc_core.data.images import ImageReadError
-from idc_core.data.paired import (
-    HR_DIR,
-    LR_DIR,
-    LR_FLOAT_DIR,
-    pair_stems,
-    write_meta_info,
-    write_pairs,
-)
+from idc_core.data.paired import pair_stems, write_meta_info, write_pairs
 from idc_core.data.patches import ImageTooSmallError, Instance, load_instance
 from idc_core.device import resolve_device
 from idc_core.manifest import sources_digest, weights_sha256
 from idc_core.method.condense import CondenseCancelled, condense_group
 from idc_core.method.settings import IDCSettings
-from idc_core.pipeline_job import CondenseJob, InstanceRecord, ProgressEvent
 from idc_core.seeding import instance_seed
+from idc_core.spec.job import CondenseJob, ProgressEvent
+from idc_core.spec.layout import (
+    HR_DIR,
+    LR_DIR,
+    LR_FLOAT_DIR,
+    MANIFEST,
+    MARKER_DIR,
+    InstanceRecord,
+    is_pair_file_of,
+    marker_file,
+    pair_stem,
+)
+from idc_core.spec.patches import holds_patch
 
-MARKER_DIR = "instances"
-MANIFEST = "manifest.json"
 ProgressCallback = Callable[[ProgressEvent], None]
 
 
@@ -79,7 +81,7 @@ def check_images(paths: Sequence[Path], patch_size: int, scale: int) -> None:
                 width, height = image.size
         except (OSError, ValueError, Image.DecompressionBombError) as error:
             raise ImageReadError(f"{path}: cannot be read as an image ({error})") from error
-        if min(height - height % scale, width - width % scale) < patch_size:
+        if not holds_patch(width, height, patch_size, scale):
             raise ImageTooSmallError(
                 f"{path}: {width}x{height} pixels is smaller than one {patch_size}x{patch_size} "
                 "HR patch; lower --patch-size or remove the image"
@@ -87,7 +89,7 @@ def check_images(paths: Sequence[Path], patch_size: int, scale: int) -> None:
 
 
 def _marker_path(out_dir: Path, name: str) -> Path:
-    return out_dir / MARKER_DIR / f"{name}.json"
+    return out_dir / marker_file(name)
 
 
 def read_marker(out_dir: Path, name: str) -> InstanceRecord | None:
@@ -100,12 +102,11 @@ def read_marker(out_dir: Path, name: str) -> InstanceRecord | None:
 
 def _remove_instance_files(out_dir: Path, name: str) -> None:
     """Delete files left by an unfinished earlier attempt at this instance, and temporaries."""
-    own = re.compile(rf"^{re.escape(name)}_\d{{4,}}\.(png|npy)$")
     for sub in (HR_DIR, LR_DIR, LR_FLOAT_DIR):
         folder = out_dir / sub
         if folder.is_dir():
             for path in folder.iterdir():
-                if own.match(path.name) or path.name.endswith(".tmp"):
+                if is_pair_file_of(name, path.name) or path.name.endswith(".tmp"):
                     path.unlink()
 
 
@@ -184,8 +185,9 @@ class _Run:
     def _skip_or_start(self, index: int, name: str) -> InstanceRecord | None:
         """The record of a finished instance, or None after preparing to (re)do it."""
         if name in self.done:
-            self.emit(ProgressEvent("instance_skipped", name, index, len(self.paths)))
-            return self.done[name]
+            record = self.done[name]
+            self.emit(ProgressEvent("instance_skipped", name, index, len(self.paths), record=record))
+            return record
         if self.stop():
             raise CondenseCancelled(f"cancelled before {name}")
         _remove_instance_files(self.out, name)
@@ -201,7 +203,8 @@ class _Run:
         lr_float: np.ndarray | None,
     ) -> InstanceRecord:
         _finish_instance(self.out, record, hr, lr, lr_float)
-        self.emit(ProgressEvent("instance_finished", record.name, index, len(self.paths)))
+        total = len(self.paths)
+        self.emit(ProgressEvent("instance_finished", record.name, index, total, record=record))
         return record
 
     def with_idc(self, upsampler: nn.Module | None) -> list[InstanceRecord]:
@@ -258,7 +261,7 @@ class _Run:
                 method="idc",
                 n_real=len(instance),
                 n_synthetic=len(result.lr),
-                stems=[f"{name}_{j:04d}" for j in range(len(result.lr))],
+                stems=[pair_stem(name, j) for j in range(len(result.lr))],
                 seconds=seconds_each,
                 job_fingerprint=self.fingerprint,
                 stats=result.stats,
@@ -291,7 +294,7 @@ class _Run:
                     method=job.method,
                     n_real=len(instance),
                     n_synthetic=len(kept),
-                    stems=[f"{instance.name}_{int(i):04d}" for i in kept],
+                    stems=[pair_stem(instance.name, int(i)) for i in kept],
                     seconds=seconds_each,
                     job_fingerprint=self.fingerprint,
                     stats={"kept_indices": [int(i) for i in kept]},
