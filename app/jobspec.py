@@ -71,7 +71,7 @@ class JobSpec(BaseModel):
 
     def _within_service_limits(self) -> None:
         """The service's caps on one job, all in one place."""
-        caps = [
+        caps: list[tuple[str, float, float]] = [
             ("settings.iterations", self.job.idc_settings().iterations, MAX_IDC_ITERATIONS),
             ("patch.patch_size", self.job.patch.patch_size, MAX_PATCH_SIZE),
             ("patch.step", self.job.patch.step, MAX_PATCH_SIZE),

@@ -34,6 +34,7 @@ from idc_core.device import resolve_device
 from idc_core.manifest import sources_digest, weights_sha256
 from idc_core.method.condense import CondenseCancelled, condense_group
 from idc_core.method.settings import IDCSettings
+from idc_core.models.base import SRModel
 from idc_core.seeding import instance_seed
 from idc_core.spec.job import CondenseJob, ProgressEvent
 from idc_core.spec.layout import (
@@ -126,7 +127,7 @@ def condense_images(
     image_paths: Sequence[str | Path],
     out_dir: str | Path,
     job: CondenseJob,
-    teacher: nn.Module | None,
+    teacher: SRModel | None,
     on_progress: ProgressCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
     upsampler: nn.Module | None = None,
@@ -175,7 +176,7 @@ class _Run:
     paths: list[Path]
     out: Path
     job: CondenseJob
-    teacher: nn.Module | None
+    teacher: SRModel | None
     device: torch.device
     fingerprint: str
     done: dict[str, InstanceRecord]
@@ -211,22 +212,29 @@ class _Run:
         """IDC: the images in consecutive groups of `instances_per_batch`, each instance with its
         own seed. A group is condensed together and its instances written when it finishes; the
         groups are cut from the full list of images, so a resumed run forms the same ones."""
-        settings = self.job.idc_settings()
+        if self.teacher is None:  # condense_images refuses this already
+            raise ValueError("IDC needs a teacher model")
+        teacher, settings = self.teacher, self.job.idc_settings()
         per_batch = settings.batch_size_on(self.device.type)
         records: list[InstanceRecord] = []
         for first in range(0, len(self.paths), per_batch):
             group = range(first, min(first + per_batch, len(self.paths)))
-            finished = {
+            started = {
                 index: self._skip_or_start(index, self.paths[index].stem) for index in group
             }
-            todo = [index for index, record in finished.items() if record is None]
+            finished = {index: r for index, r in started.items() if r is not None}
+            todo = [index for index in group if index not in finished]
             if todo:
-                finished.update(self._condense_group(todo, settings, upsampler))
+                finished.update(self._condense_group(todo, teacher, settings, upsampler))
             records.extend(finished[index] for index in group)
         return records
 
     def _condense_group(
-        self, indices: list[int], settings: IDCSettings, upsampler: nn.Module | None
+        self,
+        indices: list[int],
+        teacher: SRModel,
+        settings: IDCSettings,
+        upsampler: nn.Module | None,
     ) -> dict[int, InstanceRecord]:
         """Condense the images at `indices` together, then write each one's pairs and marker."""
         job, total = self.job, len(self.paths)
@@ -243,7 +251,7 @@ class _Run:
 
         results = condense_group(
             instances,
-            self.teacher,
+            teacher,
             job.ratio,
             settings,
             [instance_seed(job.seed, name) for name in names],
@@ -335,8 +343,9 @@ def finalize_dataset(
     """
     out = Path(out_dir)
     paths = [Path(p) for p in sources]
-    records = [read_marker(out, path.stem) for path in paths]
-    missing = [path.stem for path, record in zip(paths, records, strict=True) if record is None]
+    markers = {path.stem: read_marker(out, path.stem) for path in paths}
+    records = [record for record in markers.values() if record is not None]
+    missing = [name for name, record in markers.items() if record is None]
     if missing:
         raise ValueError(f"{len(missing)} instance(s) not condensed yet, e.g. {missing[:5]}")
     expected = {stem for record in records for stem in record.stems}

@@ -55,14 +55,15 @@ class Throttle:
 
 def cancel_check(rt: Runtime, job_id: str) -> Callable[[], bool]:
     """A `should_stop` for idc_core: reads the job's cancel flag, at most once a second."""
-    state = {"at": float("-inf"), "stop": False}
+    last_read, stop = float("-inf"), False
 
     def should_stop() -> bool:
+        nonlocal last_read, stop
         now = time.monotonic()
-        if not state["stop"] and now - state["at"] >= min(rt.settings.progress_interval_s, 1.0):
-            state["at"] = now
-            state["stop"] = jobstate.cancel_requested(rt.sessions, job_id)
-        return state["stop"]
+        if not stop and now - last_read >= min(rt.settings.progress_interval_s, 1.0):
+            last_read = now
+            stop = jobstate.cancel_requested(rt.sessions, job_id)
+        return stop
 
     return should_stop
 

@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from app.db import make_engine, make_sessionmaker, session_scope
 from app import keys
+from app.db import make_engine, make_sessionmaker, session_scope
 from app.models import Job, Shard
 from app.queue import TASK_ASSEMBLE, TASK_SHARD
 from app.storage.s3 import S3Storage
