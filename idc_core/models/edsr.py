@@ -3,7 +3,7 @@
 head conv -> residual blocks (conv-ReLU-conv, scaled by `res_scale`) -> body conv -> + head
 (global skip) -> pixel-shuffle up-sampler -> tail conv. With `rgb_mean` set, the input is
 mean-shifted and scaled by `img_range` as in BasicSR. With `bicubic_skip`, the network predicts
-the residual over a bicubic up-sampling of its input (the calibration student of NOTES.md), which
+the residual over a bicubic up-sampling of its input (the calibration student of docs/method-choices.md), which
 makes a small network useful after few iterations.
 
 Feature layer (`extract_features`): the up-sampler's input, i.e. `conv_after_body(body(h)) + h`.

@@ -11,7 +11,7 @@ from idc_core.models.edsr import EDSR
 ARCH_PRESETS: dict[str, dict[str, Any]] = {
     # EDSR-baseline of the EDSR paper (BasicSR's EDSR_Mx4 settings): 64 channels, 16 blocks.
     "edsr-baseline": {"num_feat": 64, "num_block": 16, "res_scale": 1.0, "bicubic_skip": False},
-    # CPU-sized student/teacher of NOTES.md's calibration: 32 channels, 4 blocks, bicubic skip.
+    # CPU-sized student/teacher of the calibration (docs/method-choices.md): 32 channels, 4 blocks, bicubic skip.
     "edsr-tiny": {
         "num_feat": 32,
         "num_block": 4,

@@ -42,7 +42,7 @@ class TrainRecipe(BaseModel):
         return value
 
 
-# Named recipes. The CPU ones follow NOTES.md's calibration (batch 16, Adam, cosine, 3,000 steps
+# Named recipes. The CPU ones follow the calibration of docs/method-choices.md (batch 16, Adam, cosine, 3,000 steps
 # of an edsr-tiny student took about 5 minutes on two cores). lr 1.5e-3: an edsr-tiny trained on
 # the whole T91 + BSD200 set for 2,000 steps reached Set5/Set14 30.52/27.59 dB with it (mean of
 # two seeds), against 30.21/27.34 dB with 5e-4 (README.md, Benchmarks). The paper ones are
