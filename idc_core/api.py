@@ -24,6 +24,7 @@ from idc_core.method.condense import (
     condense_instance,
     synthetic_count,
 )
+from idc_core.method.instance_state import patches_to_tensor
 from idc_core.models import ModelLoadError, SRModel, build_model, load_model, save_model
 from idc_core.spec import (
     BUILTIN_ARCHS,
@@ -119,6 +120,7 @@ __all__ = [
     "marker_file",
     "needs_teacher",
     "pair_stem",
+    "patches_to_tensor",
     "read_marker",
     "read_pairs",
     "resolve_device",

@@ -90,6 +90,8 @@ def _job_spec(body: CondenseRequest, settings: Settings) -> JobSpec:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in errors], body=body.model_dump()
         ) from error
+    except ValueError as error:  # a rule checked outside a model, e.g. an unknown recipe name
+        raise HTTPException(422, str(error)) from error
 
 
 def _request_digest(body: CondenseRequest) -> str:
