@@ -13,6 +13,8 @@ import struct
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from idc_core.spec import SUPPORTED_SCALES
+
 CHECKPOINT_SUFFIXES = (".safetensors", ".pth", ".pt", ".ckpt")
 _MAX_HEADER = 100 * 1024 * 1024
 
@@ -78,8 +80,10 @@ def read_sidecar(data: bytes) -> SidecarInfo:
     if not isinstance(raw, dict):
         raise CheckpointError("the config file must hold a JSON object")
     scale = raw.get("scale")
-    if scale is not None and scale not in (2, 3, 4):
-        raise CheckpointError(f"the config's scale must be 2, 3 or 4, not {scale!r}")
+    if scale is not None and scale not in SUPPORTED_SCALES:
+        raise CheckpointError(
+            f"the config's scale must be one of {SUPPORTED_SCALES}, not {scale!r}"
+        )
     arch = raw.get("arch")
     if arch is not None and not isinstance(arch, str):
         raise CheckpointError("the config's arch must be a string")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import subprocess
@@ -12,6 +11,7 @@ from typing import Annotated
 import typer
 
 from app.config import get_settings
+from app.logs import configure_logging
 
 app = typer.Typer(help="The IDC condensation service.", no_args_is_help=True)
 
@@ -99,6 +99,7 @@ def serve(
 ) -> None:
     """Run the API (uvicorn), after applying the migrations."""
     settings = _settings(host, port)
+    configure_logging(settings.log_level)
     if migrate_first:
         _migrate(60.0)
     _run_api(settings)
@@ -154,8 +155,8 @@ def embedded(
     """API and one worker together, with SQLite, local files and a SQLite broker by default:
     nothing else to install or start."""
     settings = _settings(host, port)
+    configure_logging(settings.log_level)
     _migrate(60.0)
-    logging.basicConfig(level=settings.log_level)
     worker_process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "worker"], env=os.environ.copy()
     )

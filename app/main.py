@@ -16,8 +16,8 @@ from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker
 from app.limits import BodySizeLimit
 from app.metrics import JobStatusCollector, MetricsMiddleware
+from app.queue import create_celery
 from app.storage import StorageError, make_storage
-from worker.celery_app import create_celery
 
 log = logging.getLogger(__name__)
 

@@ -26,6 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from idc_core.spec import holds_patch
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -114,6 +116,11 @@ class Dataset(Base):
     images: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    def images_holding(self, patch_size: int, scale: int) -> list[dict[str, Any]]:
+        """The images that give at least one HR patch of this size, sorted by name."""
+        usable = [i for i in self.images if holds_patch(i["width"], i["height"], patch_size, scale)]
+        return sorted(usable, key=lambda image: image["name"])
+
 
 class Teacher(Base):
     """A teacher checkpoint: uploaded by its owner, or trained as stage 1 of a job."""
@@ -136,7 +143,8 @@ class Teacher(Base):
 
 
 class Job(Base):
-    """One condensation request and its state; `params` is the validated request."""
+    """One condensation job and its state: `spec` is what the workers run (`app.jobspec.JobSpec`),
+    `params` the request as it was sent (shown to clients, read by no worker)."""
 
     __tablename__ = "jobs"
     __table_args__ = (UniqueConstraint("owner", "idempotency_key", name="uq_jobs_idempotency"),)
@@ -149,6 +157,7 @@ class Job(Base):
     teacher_id: Mapped[str | None] = mapped_column(ForeignKey("teachers.id", ondelete="SET NULL"))
     method: Mapped[str] = mapped_column(String(20))
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     request_digest: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default=JobStatus.queued, index=True)

@@ -1,7 +1,8 @@
 """Request and response bodies of the REST API (pydantic v2), with the examples OpenAPI shows.
 
-Method, preset and patch settings are checked here against idc_core's torch-free settings
-modules, so a bad request answers 422 before anything is queued.
+A condensation request is checked by turning it into the job spec (`app.jobspec`), with
+idc_core's torch-free rules (`idc_core.spec`), so a bad request answers 422 before anything is
+queued.
 """
 
 from __future__ import annotations
@@ -9,17 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from idc_core.data.patches import PatchSettings
-from idc_core.method.settings import PRESETS
-from idc_core.pipeline_job import CondenseJob, Method
-
-# idc_core's model registry imports torch, so the built-in architecture names are repeated
-# here; tests/worker/test_contracts.py checks that they match idc_core's.
-TEACHER_ARCHS = ("edsr-tiny", "edsr-baseline")
-Arch = Literal["edsr-tiny", "edsr-baseline"]
-
+from app.jobspec import CheckpointTeacher, JobSpec, TrainedTeacher
+from idc_core.spec import PRESETS, RECIPES, Arch, Method, Scale, TeacherTraining
 
 T = TypeVar("T")
 
@@ -72,44 +66,50 @@ class TeacherOut(BaseModel):
     created_at: datetime
 
 
-class PatchSpec(BaseModel):
+class PatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    patch_size: int = Field(256, ge=8, le=2048, description="HR patch side (paper: 256)")
-    step: int = Field(128, ge=1, le=2048, description="stride between HR patches (paper: 128)")
+    patch_size: int = Field(256, description="HR patch side, a multiple of the scale (paper: 256)")
+    step: int = Field(128, description="stride between HR patches (paper: 128)")
 
 
-class TrainTeacherSpec(BaseModel):
-    """Train a teacher on the dataset's own patches as stage 1 of the job."""
+class TrainTeacherRequest(BaseModel):
+    """Train a teacher on the dataset's own patches as stage 1 of the job, with one of the
+    library's recipes (`teacher-cpu` by default); the fields set here override it."""
 
     model_config = ConfigDict(extra="forbid")
 
     mode: Literal["train"] = "train"
     arch: Arch = "edsr-tiny"
-    iterations: int = Field(3000, ge=1, le=2_000_000)
-    batch_size: int = Field(16, ge=1, le=1024)
-    lr: float = Field(5e-4, gt=0, le=1)
-    patch_size: int = Field(96, ge=8, le=1024, description="HR training patch side")
-    step: int | None = Field(None, ge=1, description="stride; empty = patch_size / 2")
+    recipe: str = Field("teacher-cpu", description=f"training recipe: {', '.join(RECIPES)}")
+    iterations: int | None = Field(None, description="empty = the recipe's")
+    batch_size: int | None = Field(None, description="empty = the recipe's")
+    lr: float | None = Field(None, description="empty = the recipe's")
+    patch_size: int = Field(96, description="HR training patch side")
+    step: int | None = Field(None, description="stride; empty = half a patch")
 
-    def step_for(self, scale: int) -> int:
-        """The stride: as given, or half a patch rounded down to a multiple of `scale`."""
-        return self.step or max(scale, self.patch_size // 2 // scale * scale)
+    def resolve(self, scale: int, seed: int) -> TrainedTeacher:
+        training = TeacherTraining.resolve(
+            self.arch,
+            scale,
+            self.patch_size,
+            self.step,
+            self.recipe,
+            seed,
+            iterations=self.iterations,
+            batch_size=self.batch_size,
+            lr=self.lr,
+        )
+        return TrainedTeacher(training=training)
 
 
-class CheckpointTeacherSpec(BaseModel):
-    """Use a checkpoint uploaded with POST /teachers (or trained by an earlier job)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    mode: Literal["checkpoint"] = "checkpoint"
-    teacher_id: str
-
-
-TeacherSpec = Annotated[TrainTeacherSpec | CheckpointTeacherSpec, Field(discriminator="mode")]
+TeacherRequest = Annotated[TrainTeacherRequest | CheckpointTeacher, Field(discriminator="mode")]
 
 
 class CondenseRequest(BaseModel):
+    """The body of POST /condense. Its values are checked once, when `job_spec` builds the
+    `JobSpec` that the workers run (the route answers 422 with what is wrong)."""
+
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
@@ -137,48 +137,53 @@ class CondenseRequest(BaseModel):
 
     dataset_id: str
     method: Method = Field("idc", description="idc, or a selection baseline")
-    ratio: float = Field(0.1, gt=0, le=1, description="share of the patches kept (paper: 0.1)")
-    scale: Literal[2, 3, 4] = 4
-    patch: PatchSpec = Field(default_factory=PatchSpec)
+    ratio: float = Field(0.1, description="share of the patches kept, in (0, 1] (paper: 0.1)")
+    scale: Scale = 4
+    patch: PatchRequest = Field(default_factory=PatchRequest)
     preset: str = Field("cpu", description=f"IDC settings preset: {', '.join(PRESETS)}")
-    iterations: int | None = Field(None, ge=1, le=1_000_000, description="overrides the preset")
+    iterations: int | None = Field(None, description="IDC steps per image; empty = the preset's")
     settings: dict[str, Any] = Field(
         default_factory=dict, description="other IDCSettings fields to override"
     )
-    teacher: TeacherSpec | None = Field(
-        None, description="needed by every method but random selection"
+    teacher: TeacherRequest | None = Field(
+        None, description="needed by every method but random selection (and by teacher_hr)"
     )
-    seed: int = Field(0, ge=0, le=2**31 - 1)
+    seed: int = Field(0, description="job seed, 0 .. 2^31 - 1")
     save_float_lr: bool = Field(False, description="also write LR_float/*.npy (float32)")
+    teacher_hr: bool = Field(
+        False, description="selection methods: HR made by the teacher (Random-T, K-Center-T...)"
+    )
     shard_size: int | None = Field(
-        None, ge=1, le=10_000, description="images per shard; empty = the service's setting"
+        None, description="images per shard; empty = the service's setting"
     )
 
-    @model_validator(mode="after")
-    def _check(self) -> CondenseRequest:
-        self.condense_job()
-        if self.teacher is not None and self.teacher.mode == "train":
-            step = self.teacher.step_for(self.scale)
-            PatchSettings(patch_size=self.teacher.patch_size, step=step, scale=self.scale)
-        if self.teacher is None and self.method != "random":
-            raise ValueError(f"method {self.method!r} needs a teacher (train one or give its id)")
-        return self
-
-    def condense_job(self) -> CondenseJob:
-        """The idc_core job this request describes (validated by idc_core's own model)."""
+    def job_spec(self, default_shard_size: int) -> JobSpec:
+        """The one place the request becomes what the workers run (pydantic ValidationError
+        when any value is wrong)."""
         overrides = dict(self.settings)
         if self.iterations is not None:
             overrides["iterations"] = self.iterations
-        return CondenseJob(
-            method=self.method,
-            ratio=self.ratio,
-            patch=PatchSettings(
-                patch_size=self.patch.patch_size, step=self.patch.step, scale=self.scale
-            ),
-            preset=self.preset,
-            overrides=overrides,
-            seed=self.seed,
-            save_float_lr=self.save_float_lr,
+        teacher = (
+            self.teacher.resolve(self.scale, self.seed)
+            if isinstance(self.teacher, TrainTeacherRequest)
+            else self.teacher
+        )
+        return JobSpec.model_validate(
+            {
+                "dataset_id": self.dataset_id,
+                "job": {
+                    "method": self.method,
+                    "ratio": self.ratio,
+                    "patch": {**self.patch.model_dump(), "scale": self.scale},
+                    "preset": self.preset,
+                    "overrides": overrides,
+                    "seed": self.seed,
+                    "save_float_lr": self.save_float_lr,
+                    "teacher_hr": self.teacher_hr,
+                },
+                "teacher": teacher,
+                "shard_size": self.shard_size or default_shard_size,
+            }
         )
 
 
@@ -211,7 +216,8 @@ class JobOut(BaseModel):
     started_at: datetime | None
     finished_at: datetime | None
     timings: dict[str, float] = Field(description="seconds spent per stage")
-    params: dict[str, Any] = Field(description="the validated request")
+    params: dict[str, Any] = Field(description="the request as it was sent")
+    spec: dict[str, Any] = Field(description="what the workers run: the request, resolved")
     links: dict[str, str]
 
 

@@ -7,17 +7,17 @@ from pathlib import Path
 
 from PIL import Image
 
-# Folders and files of the paired layout that go into the archive (the per-instance markers
-# under instances/ are bookkeeping for resumption; the manifest summarises them).
-ARCHIVE_ENTRIES = ("HR", "LR", "LR_float", "meta_info.txt", "manifest.json")
+from idc_core.spec import DATASET_ENTRIES, HR_DIR, LR_DIR
+
 _STORED_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}  # already compressed
 
 
 def make_zip(dataset_dir: Path, zip_path: Path, root_name: str) -> int:
-    """Zip the dataset under `root_name`/; returns the number of files written."""
+    """Zip the dataset (not the per-instance markers, which are bookkeeping for resumption)
+    under `root_name`/; returns the number of files written."""
     count = 0
     with zipfile.ZipFile(zip_path, "w") as archive:
-        for entry in ARCHIVE_ENTRIES:
+        for entry in DATASET_ENTRIES:
             path = dataset_dir / entry
             files = sorted(path.rglob("*")) if path.is_dir() else [path] if path.exists() else []
             for file in files:
@@ -37,8 +37,8 @@ def make_zip(dataset_dir: Path, zip_path: Path, root_name: str) -> int:
 def make_preview(dataset_dir: Path, preview_path: Path, pairs: int = 8, cell: int = 128) -> int:
     """A grid of up to `pairs` rows: the LR patch (nearest-neighbour enlarged) beside its HR
     patch, `cell` pixels each. Returns the number of rows drawn (0 writes nothing)."""
-    stems = sorted(p.stem for p in (dataset_dir / "HR").glob("*.png"))[:pairs]
-    stems = [s for s in stems if (dataset_dir / "LR" / f"{s}.png").is_file()]
+    stems = sorted(p.stem for p in (dataset_dir / HR_DIR).glob("*.png"))[:pairs]
+    stems = [s for s in stems if (dataset_dir / LR_DIR / f"{s}.png").is_file()]
     if not stems:
         return 0
     gap = 4
@@ -46,8 +46,8 @@ def make_preview(dataset_dir: Path, preview_path: Path, pairs: int = 8, cell: in
     for row, stem in enumerate(stems):
         y = gap + row * (cell + gap)
         for column, folder, resample in (
-            (0, "LR", Image.Resampling.NEAREST),
-            (1, "HR", Image.Resampling.BICUBIC),
+            (0, LR_DIR, Image.Resampling.NEAREST),
+            (1, HR_DIR, Image.Resampling.BICUBIC),
         ):
             with Image.open(dataset_dir / folder / f"{stem}.png") as image:
                 tile = image.convert("RGB").resize((cell, cell), resample)

@@ -1,59 +1,23 @@
-"""The Celery application: broker and long-task settings, shared by the worker and the API.
+"""The worker's Celery app, built from this process's settings when a worker starts.
 
-This module imports neither torch nor the tasks (Celery imports `worker.tasks` only in worker
-processes, via `include`), so the API can use it to send tasks by name.
-
-The settings follow Celery's advice for long tasks: a task is acknowledged only after it ends
-(`task_acks_late`) and goes back to the queue when its worker process dies
-(`task_reject_on_worker_lost`); each worker process reserves one task at a time
-(`worker_prefetch_multiplier=1`); Redis re-delivers unacknowledged tasks after a visibility
-timeout that must exceed the hard time limit (checked in Settings), and the soft time limit
-lets a task fail its job cleanly before the hard limit kills it.
+`celery -A worker.celery_app worker` (or `idc-service worker`) imports this module; the API never
+does (it builds its own app from `app.queue` with the settings it was given).
 """
 
 from __future__ import annotations
 
-from celery import Celery
+from typing import Any
 
-from app.config import Settings, get_settings
+from celery.signals import setup_logging
 
-TASK_PREPARE = "idc.prepare_job"
-TASK_SHARD = "idc.run_shard"
-TASK_ASSEMBLE = "idc.assemble_job"
-
-
-def broker_transport_options(settings: Settings) -> dict[str, int]:
-    """Redis (the broker of deployments) hands an unacknowledged task (its worker died) to another worker once it is
-    `visibility_timeout` old; the sweep that finds such tasks runs every tenth of that (at most
-    a minute) instead of kombu's default of about 100 s."""
-    timeout = settings.broker_visibility_timeout_s
-    if not settings.celery_broker_url.startswith(("redis://", "rediss://")):
-        return {}  # the SQLite broker of embedded mode has no visibility timeout
-    return {
-        "visibility_timeout": timeout,
-        "unacked_restore_interval": max(1, min(60, timeout // 10)),
-        "unacked_restore_throttle": 1,
-    }
-
-
-def create_celery(settings: Settings) -> Celery:
-    celery = Celery("idc", broker=settings.celery_broker_url, include=["worker.tasks"])
-    celery.conf.update(
-        task_default_queue=settings.queue,
-        task_ignore_result=True,
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        task_soft_time_limit=settings.task_soft_time_limit_s,
-        task_time_limit=settings.task_time_limit_s,
-        broker_transport_options=broker_transport_options(settings),
-        broker_connection_retry_on_startup=True,
-        task_serializer="json",
-        accept_content=["json"],
-        worker_send_task_events=False,
-        task_track_started=False,
-    )
-    return celery
-
+from app.config import get_settings
+from app.logs import configure_logging
+from app.queue import create_celery
 
 celery_app = create_celery(get_settings())
+
+
+@setup_logging.connect
+def _configure_logging(loglevel: int | str | None = None, **_kwargs: Any) -> None:
+    """The service's log format (job id on each line of a task) instead of Celery's own."""
+    configure_logging(loglevel or get_settings().log_level)

@@ -8,14 +8,20 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Sequence
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, Result, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import session_scope
 from app.models import FINISHED, Job, JobStage, JobStatus, Shard, ShardStatus, utcnow
 
 ACTIVE = (JobStatus.queued, JobStatus.running)
+
+
+def _rows_changed(result: Result[Any]) -> int:
+    """The rows an UPDATE matched (an UPDATE's result is a CursorResult; typing says Result)."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def start_job(sessions: sessionmaker[Session], job_id: str) -> Job | None:
@@ -107,7 +113,7 @@ def finish(
                 )
                 .values(status=ShardStatus(status.value))
             )
-        return result.rowcount == 1
+        return _rows_changed(result) == 1
 
 
 def create_shards(
@@ -179,11 +185,13 @@ def complete_shard(sessions: sessionmaker[Session], job_id: str, shard_id: int) 
     the same moment each see the other's increment, so exactly one of them sees the last one.
     """
     with session_scope(sessions) as session:
-        changed = session.execute(
-            update(Shard)
-            .where(Shard.id == shard_id, Shard.status != ShardStatus.succeeded)
-            .values(status=ShardStatus.succeeded, finished_at=utcnow(), error=None)
-        ).rowcount
+        changed = _rows_changed(
+            session.execute(
+                update(Shard)
+                .where(Shard.id == shard_id, Shard.status != ShardStatus.succeeded)
+                .values(status=ShardStatus.succeeded, finished_at=utcnow(), error=None)
+            )
+        )
         if changed:
             session.execute(
                 update(Job).where(Job.id == job_id).values(shards_done=Job.shards_done + 1)

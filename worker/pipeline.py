@@ -21,29 +21,23 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
+from sqlalchemy import update
 
+from app import keys
 from app.db import session_scope
+from app.jobspec import JobSpec, TrainedTeacher
 from app.models import Dataset, Job, JobStage, JobStatus, Shard, Teacher, new_id
+from app.queue import TASK_ASSEMBLE, TASK_SHARD
+from idc_core import api as idc
 from worker import compute, jobstate
 from worker.archive import make_preview, make_zip
-from worker.celery_app import TASK_ASSEMBLE, TASK_SHARD
 from worker.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
-MARKERS = "instances"
-
 
 class JobFailed(RuntimeError):
     """The job cannot succeed; the message is shown to the user as the job's error."""
-
-
-def output_prefix(job_id: str) -> str:
-    return f"jobs/{job_id}/output/"
-
-
-def result_prefix(job_id: str) -> str:
-    return f"jobs/{job_id}/result/"
 
 
 class Throttle:
@@ -61,14 +55,15 @@ class Throttle:
 
 def cancel_check(rt: Runtime, job_id: str) -> Callable[[], bool]:
     """A `should_stop` for idc_core: reads the job's cancel flag, at most once a second."""
-    state = {"at": float("-inf"), "stop": False}
+    last_read, stop = float("-inf"), False
 
     def should_stop() -> bool:
+        nonlocal last_read, stop
         now = time.monotonic()
-        if not state["stop"] and now - state["at"] >= min(rt.settings.progress_interval_s, 1.0):
-            state["at"] = now
-            state["stop"] = jobstate.cancel_requested(rt.sessions, job_id)
-        return state["stop"]
+        if not stop and now - last_read >= min(rt.settings.progress_interval_s, 1.0):
+            last_read = now
+            stop = jobstate.cancel_requested(rt.sessions, job_id)
+        return stop
 
     return should_stop
 
@@ -79,12 +74,6 @@ def work_dir(rt: Runtime, job_id: str, name: str) -> Path:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     return folder
-
-
-def usable_images(dataset: Dataset, patch_size: int) -> list[dict[str, Any]]:
-    """The dataset's images that hold at least one HR patch, sorted by name."""
-    images = [i for i in dataset.images if min(i["width"], i["height"]) >= patch_size]
-    return sorted(images, key=lambda image: image["name"])
 
 
 def download_images(rt: Runtime, images: list[dict[str, Any]], folder: Path) -> list[Path]:
@@ -112,16 +101,16 @@ def prepare(rt: Runtime, celery: Celery, job_id: str) -> None:
         dataset = session.get(Dataset, job.dataset_id) if job.dataset_id else None
     if dataset is None:
         raise JobFailed("the job's dataset was deleted")
-    params = job.params
-    images = usable_images(dataset, params["patch"]["patch_size"])
+    spec = JobSpec.model_validate(job.spec)
+    patch = spec.job.patch
+    images = dataset.images_holding(patch.patch_size, patch.scale)
     if not images:
-        raise JobFailed(f"no image holds a {params['patch']['patch_size']}px HR patch")
-    teacher_spec = params.get("teacher") or {}
-    if teacher_spec.get("mode") == "train" and job.teacher_id is None:
-        _train_teacher(rt, job, dataset, teacher_spec)
+        raise JobFailed(f"no image holds a {patch.patch_size}px HR patch")
+    if isinstance(spec.teacher, TrainedTeacher) and job.teacher_id is None:
+        _train_teacher(rt, job, dataset, spec.teacher.training)
     jobstate.set_stage(rt.sessions, job_id, JobStage.condensing)
     names = [image["name"] for image in images]
-    shard_size = params["shard_size"] if job.method == "idc" else len(names)
+    shard_size = spec.images_per_shard(len(names))
     pending = jobstate.create_shards(rt.sessions, job_id, names, shard_size)
     if not pending:
         celery.send_task(TASK_ASSEMBLE, args=[job_id])
@@ -131,12 +120,13 @@ def prepare(rt: Runtime, celery: Celery, job_id: str) -> None:
     log.info("job %s: %d images in %d shard(s) queued", job_id, len(names), len(pending))
 
 
-def _train_teacher(rt: Runtime, job: Job, dataset: Dataset, spec: dict[str, Any]) -> None:
+def _train_teacher(rt: Runtime, job: Job, dataset: Dataset, training: idc.TeacherTraining) -> None:
     jobstate.set_stage(rt.sessions, job.id, JobStage.training_teacher)
     folder = work_dir(rt, job.id, "teacher")
-    images = usable_images(dataset, spec["patch_size"])
+    patch = training.patch
+    images = dataset.images_holding(patch.patch_size, patch.scale)
     if not images:
-        raise JobFailed(f"no image holds a {spec['patch_size']}px teacher training patch")
+        raise JobFailed(f"no image holds a {patch.patch_size}px teacher training patch")
     paths = download_images(rt, images, folder / "images")
     report = Throttle(
         rt.settings.progress_interval_s,
@@ -144,17 +134,14 @@ def _train_teacher(rt: Runtime, job: Job, dataset: Dataset, spec: dict[str, Any]
     )
     model_path = compute.train_teacher(
         paths,
-        job.params,
+        training,
         folder / "model.safetensors",
         rt.settings.device,
         on_fraction=report,
         should_stop=cancel_check(rt, job.id),
     )
     teacher_id = new_id()
-    key, config_key = (
-        f"teachers/{teacher_id}/model.safetensors",
-        f"teachers/{teacher_id}/model.json",
-    )
+    key, config_key = keys.teacher_model_key(teacher_id), keys.teacher_config_key(teacher_id)
     rt.storage.put_file(key, model_path)
     rt.storage.put_file(config_key, model_path.with_suffix(".json"))
     with session_scope(rt.sessions) as session:
@@ -165,8 +152,8 @@ def _train_teacher(rt: Runtime, job: Job, dataset: Dataset, spec: dict[str, Any]
                 name=f"trained by job {job.id}",
                 source="trained",
                 filename="model.safetensors",
-                arch=spec["arch"],
-                scale=job.params["scale"],
+                arch=training.arch,
+                scale=patch.scale,
                 size_bytes=model_path.stat().st_size,
                 digest=compute.file_digest(model_path),
                 storage_key=key,
@@ -174,8 +161,7 @@ def _train_teacher(rt: Runtime, job: Job, dataset: Dataset, spec: dict[str, Any]
                 job_id=job.id,
             )
         )
-        stored = session.get(Job, job.id)
-        stored.teacher_id = teacher_id
+        session.execute(update(Job).where(Job.id == job.id).values(teacher_id=teacher_id))
     shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -206,26 +192,29 @@ def _fetch_markers(rt: Runtime, job_id: str, names: list[str], out_dir: Path) ->
     """Copy the stored markers of these instances into `out_dir`, so that idc_core skips them
     (a selection baseline still ranks the whole set, and picks the same pairs); returns how
     many there were."""
-    prefix = output_prefix(job_id) + MARKERS + "/"
-    stored = {Path(key).stem for key in rt.storage.list_keys(prefix) if key.endswith(".json")}
-    finished = [name for name in names if name in stored]
-    (out_dir / MARKERS).mkdir(parents=True, exist_ok=True)
+    prefix = keys.job_output_prefix(job_id)
+    stored = set(rt.storage.list_keys(prefix + idc.MARKER_DIR + "/"))
+    finished = [name for name in names if prefix + idc.marker_file(name) in stored]
+    (out_dir / idc.MARKER_DIR).mkdir(parents=True, exist_ok=True)
     for name in finished:
-        rt.storage.get_file(f"{prefix}{name}.json", out_dir / MARKERS / f"{name}.json")
+        rt.storage.get_file(prefix + idc.marker_file(name), out_dir / idc.marker_file(name))
     return len(finished)
 
 
-def _upload_instance(rt: Runtime, out_dir: Path, job_id: str, name: str) -> None:
+def _upload_instance(
+    rt: Runtime, out_dir: Path, job_id: str, record: idc.InstanceRecord, float_lr: bool
+) -> None:
     """Pairs first, marker last: a marker in storage means its instance is whole there, so an
     instance whose marker is already stored (a duplicate run finished it) is not written again."""
-    prefix = output_prefix(job_id)
-    if rt.storage.exists(f"{prefix}{MARKERS}/{name}.json"):
+    prefix = keys.job_output_prefix(job_id)
+    if rt.storage.exists(prefix + idc.marker_file(record.name)):
         return
-    for path in compute.instance_files(out_dir, name):
-        rt.storage.put_file(prefix + path.relative_to(out_dir).as_posix(), path)
+    for relative in idc.instance_files(record, float_lr):
+        rt.storage.put_file(prefix + relative, out_dir / relative)
 
 
 def _condense_shard(rt: Runtime, job: Job, shard: Shard) -> None:
+    spec = JobSpec.model_validate(job.spec)
     folder = work_dir(rt, job.id, f"shard-{shard.index}")
     out_dir = folder / "out"
     done = _fetch_markers(rt, job.id, shard.images, out_dir)
@@ -251,9 +240,9 @@ def _condense_shard(rt: Runtime, job: Job, shard: Shard) -> None:
 
     report = Throttle(rt.settings.progress_interval_s, write_progress)
 
-    def on_progress(event: compute.ProgressEvent) -> None:
-        if event.kind == "instance_finished":
-            _upload_instance(rt, out_dir, job.id, event.instance)
+    def on_progress(event: idc.ProgressEvent) -> None:
+        if event.kind == "instance_finished" and event.record is not None:
+            _upload_instance(rt, out_dir, job.id, event.record, spec.job.save_float_lr)
             running.pop(event.instance, None)
             finished["count"] += 1
             report(force=True)
@@ -261,12 +250,11 @@ def _condense_shard(rt: Runtime, job: Job, shard: Shard) -> None:
             running[event.instance] = event.step / event.steps
             report()
 
-    compute.condense(
+    idc.condense_images(
         paths,
         out_dir,
-        job.params,
+        spec.job.on_device(rt.settings.device),
         model,
-        rt.settings.device,
         on_progress=on_progress,
         should_stop=cancel_check(rt, job.id),
     )
@@ -301,7 +289,7 @@ def assemble(rt: Runtime, job_id: str) -> None:
     jobstate.set_stage(rt.sessions, job_id, JobStage.assembling)
     folder = work_dir(rt, job_id, "assemble")
     dataset_dir = folder / "dataset"
-    rt.storage.download_prefix(output_prefix(job_id), dataset_dir)
+    rt.storage.download_prefix(keys.job_output_prefix(job_id), dataset_dir)
     with rt.sessions() as session:
         dataset = session.get(Dataset, job.dataset_id) if job.dataset_id else None
         teacher = session.get(Teacher, job.teacher_id) if job.teacher_id else None
@@ -312,10 +300,9 @@ def assemble(rt: Runtime, job_id: str) -> None:
     images = [image for image in dataset.images if image["name"] in shard_names]
     sources = download_images(rt, images, folder / "sources")
     teacher_info = _teacher_info(rt, teacher, folder / "teacher") if teacher else None
+    spec = JobSpec.model_validate(job.spec)
     try:
-        manifest = compute.finalize(
-            dataset_dir, job.params, rt.settings.device, teacher_info, sources
-        )
+        manifest = idc.finalize_dataset(dataset_dir, spec.job, teacher_info, sources)
     except ValueError as error:
         raise JobFailed(f"the condensed dataset is incomplete: {error}") from error
     manifest["service"] = {
@@ -324,17 +311,17 @@ def assemble(rt: Runtime, job_id: str) -> None:
         "dataset_name": dataset.name,
         "dataset_digest": dataset.digest,
     }
-    (dataset_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    (dataset_dir / idc.MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     root_name = f"idc-{job_id}"
     zip_path, preview_path = folder / f"{root_name}.zip", folder / "preview.png"
     make_zip(dataset_dir, zip_path, root_name)
-    prefix = result_prefix(job_id)
+    prefix = keys.job_result_prefix(job_id)
     rt.storage.put_file(prefix + zip_path.name, zip_path)
     preview_key = None
     if make_preview(dataset_dir, preview_path):
         preview_key = prefix + "preview.png"
         rt.storage.put_file(preview_key, preview_path)
-    rt.storage.put_file(prefix + "manifest.json", dataset_dir / "manifest.json")
+    rt.storage.put_file(prefix + idc.MANIFEST, dataset_dir / idc.MANIFEST)
     jobstate.finish(
         rt.sessions,
         job_id,

@@ -1,6 +1,6 @@
 """Celery tasks: thin wrappers that run a pipeline step and turn its ending into job state.
 
-- cancelled (CondenseCancelled, or the flag seen by the step): job -> cancelled;
+- cancelled (idc_core's `Cancelled`, or the flag seen by the step): job -> cancelled;
 - soft time limit: job -> failed, with the limit and what to change;
 - JobFailed or any other error: job -> failed, with the error's message;
 - database or storage unreachable: retried (with back-off) before failing the job.
@@ -17,10 +17,13 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import OperationalError
 
+from app.logs import job_context
 from app.models import JobStatus
+from app.queue import TASK_ASSEMBLE, TASK_PREPARE, TASK_SHARD
 from app.storage import StorageError
-from worker import compute, jobstate, pipeline
-from worker.celery_app import TASK_ASSEMBLE, TASK_PREPARE, TASK_SHARD, celery_app
+from idc_core.api import Cancelled
+from worker import jobstate, pipeline
+from worker.celery_app import celery_app
 from worker.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -30,10 +33,15 @@ MAX_RETRIES = 3
 
 
 def _run(task: Task, job_id: str, step: str, action: Callable[[], None]) -> None:
+    with job_context(job_id):
+        _run_in_context(task, job_id, step, action)
+
+
+def _run_in_context(task: Task, job_id: str, step: str, action: Callable[[], None]) -> None:
     rt = runtime()
     try:
         action()
-    except compute.CondenseCancelled:
+    except Cancelled:
         log.info("job %s cancelled during %s", job_id, step)
         jobstate.finish(rt.sessions, job_id, JobStatus.cancelled)
     except SoftTimeLimitExceeded:

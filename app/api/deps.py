@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from celery import Celery
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.config import Settings
 from app.security import authenticate
@@ -70,13 +70,17 @@ OwnedRow = TypeVar("OwnedRow")
 def get_owned(session: Session, model: type[OwnedRow], owner: str, row_id: str) -> OwnedRow:
     """The row of `model` with this id if `owner` owns it; otherwise the 404 of `not_found`."""
     row = session.get(model, row_id)
-    if row is None or row.owner != owner:
+    if row is None or getattr(row, "owner", None) != owner:
         raise not_found(model.__name__.lower(), row_id)
     return row
 
 
 def delete_unless_in_use(
-    session: Session, storage: Storage, row, in_use_by: ColumnElement, prefix: str
+    session: Session,
+    storage: Storage,
+    row: Any,
+    in_use_by: InstrumentedAttribute[str | None],
+    prefix: str,
 ) -> None:
     """Delete an owned row and its files, or answer 409 while an unfinished job still uses it
     (`in_use_by` is the Job column that points at the row, e.g. `Job.dataset_id`)."""

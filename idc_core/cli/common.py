@@ -15,8 +15,8 @@ from rich.console import Console
 from idc_core.evaluation.metrics import CONVENTIONS, DEFAULT_CONVENTION
 from idc_core.models.base import SRModel
 from idc_core.models.checkpoint import save_model
+from idc_core.spec import TrainRecipe
 from idc_core.training.loop import TrainHistory
-from idc_core.training.recipe import TrainRecipe
 
 console = Console()
 error_console = Console(stderr=True)

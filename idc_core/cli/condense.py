@@ -14,6 +14,7 @@ from idc_core.api import (
     CondenseJob,
     PatchSettings,
     ProgressEvent,
+    check_images,
     condense_images,
     describe_teacher,
     finalize_dataset,
@@ -24,10 +25,9 @@ from idc_core.api import (
     save_model,
     train_teacher,
 )
-from idc_core.cli.common import console, error_console, training_progress, user_errors
+from idc_core.cli.common import console, error_console, user_errors
 from idc_core.cli.prepare import ImagesDir, OutDir, PatchSize, Scale, Step
 from idc_core.cli.summary import print_diagnostics
-from idc_core.pipeline import check_images
 
 TEACHER_FILE = "teacher.safetensors"
 
@@ -106,8 +106,7 @@ def _teacher(
         return load_model(path, device=str(device)), path
     settings = get_recipe(recipe, iterations=iterations, seed=seed)
     console.print(f"training a {arch} x{patch.scale} teacher on {len(paths)} images")
-    with training_progress("teacher", settings.iterations) as on_progress:
-        model, _ = train_teacher(paths, patch, settings, arch, device, on_progress)
+    model, _ = train_teacher(paths, patch, settings, arch, device)
     save_model(model, path)
     return model, path
 

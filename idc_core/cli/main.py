@@ -11,14 +11,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# Commands of the models/training/evaluation part (helper A).
-from idc_core.cli import evaluate, student, teacher  # noqa: E402
+from idc_core.cli import condense, evaluate, prepare, student, teacher  # noqa: E402
 
-for _module in (teacher, student, evaluate):
-    _module.register(app)
-
-# Commands of the IDC method part (helper B).
-from idc_core.cli import condense, prepare  # noqa: E402
-
-for _module in (prepare, condense):
+for _module in (teacher, student, evaluate, prepare, condense):
     _module.register(app)

@@ -9,12 +9,18 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from idc_core.api import (
+    MANIFEST,
+    PatchSettings,
+    check_images,
+    list_images,
+    load_instance,
+    pair_stem,
+    sources_digest,
+    write_meta_info,
+    write_pairs,
+)
 from idc_core.cli.common import console, error_console, user_errors
-from idc_core.data.images import list_images
-from idc_core.data.paired import write_meta_info, write_pairs
-from idc_core.data.patches import PatchSettings, load_instance
-from idc_core.manifest import sources_digest
-from idc_core.pipeline import check_images
 
 ImagesDir = Annotated[Path, typer.Option("--images", help="folder of real HR images")]
 OutDir = Annotated[Path, typer.Option("--out", help="output folder (paired layout)")]
@@ -47,13 +53,13 @@ def prepare(
             task = progress.add_task("prepare", total=len(paths))
             for path in paths:
                 instance = load_instance(path, patch)
-                stems = [f"{instance.name}_{j:04d}" for j in range(len(instance))]
+                stems = [pair_stem(instance.name, j) for j in range(len(instance))]
                 lr_float = instance.lr.astype("float32") / 255.0 if float_lr else None
                 write_pairs(out, stems, instance.hr, instance.lr, lr_float)
                 total += len(instance)
                 progress.advance(task)
         write_meta_info(out)
-        (out / "manifest.json").write_text(
+        (out / MANIFEST).write_text(
             json.dumps(
                 {
                     "method": "whole",

@@ -32,8 +32,8 @@ from idc_core.device import resolve_device
 from idc_core.evaluation.evaluate import make_validator
 from idc_core.evaluation.metrics import DEFAULT_CONVENTION
 from idc_core.models.registry import build_model
+from idc_core.spec import get_recipe
 from idc_core.training.loop import train_sr_model
-from idc_core.training.recipe import get_recipe
 
 
 def infer_scale(hr_side: int, lr_side: int) -> int:

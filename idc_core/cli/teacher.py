@@ -20,7 +20,7 @@ from idc_core.data.patches import PatchSettings
 from idc_core.device import resolve_device
 from idc_core.evaluation.evaluate import make_validator
 from idc_core.evaluation.metrics import DEFAULT_CONVENTION
-from idc_core.training.recipe import get_recipe
+from idc_core.spec import get_recipe
 from idc_core.training.teacher import train_teacher
 
 teacher_app = typer.Typer(

@@ -1,10 +1,5 @@
-"""The paired-image layout that BasicSR's PairedImageDataset reads as it is.
-
-out_dir/HR/<stem>.png        real or teacher-made HR patches
-out_dir/LR/<stem>.png        LR patches with the same names
-out_dir/LR_float/<stem>.npy  optional float32 LR (H x W x 3 in [0, 1]): 8-bit PNG rounds them
-out_dir/meta_info.txt        one "<stem>.png (h,w,3)" line per pair, HR sizes
-"""
+"""Reading and writing the paired-image layout that BasicSR's PairedImageDataset reads as it
+is (the layout itself is `idc_core.spec.layout`)."""
 
 from __future__ import annotations
 
@@ -15,8 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from idc_core.data.images import ImageReadError, load_rgb, save_png
-
-HR_DIR, LR_DIR, LR_FLOAT_DIR, META_INFO = "HR", "LR", "LR_float", "meta_info.txt"
+from idc_core.spec.layout import HR_DIR, LR_DIR, LR_FLOAT_DIR, META_INFO
 
 
 @dataclass

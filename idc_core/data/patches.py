@@ -6,39 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, Field, model_validator
 
 from idc_core.data.images import load_rgb
 from idc_core.data.resize import bicubic_downsample
-
-SUPPORTED_SCALES = (2, 3, 4)
+from idc_core.spec.patches import PatchSettings as PatchSettings  # defined in the torch-free spec
 
 
 class ImageTooSmallError(ValueError):
     """The image is smaller than one HR patch, so it yields no instance."""
-
-
-class PatchSettings(BaseModel):
-    """How HR patches are cut: the paper's 256 x 256 HR crops with a step of 128 by default."""
-
-    patch_size: int = Field(256, ge=8, description="HR patch side in pixels")
-    step: int = Field(128, ge=1, description="stride between HR patches in pixels")
-    scale: int = Field(4, description="super-resolution factor: 2, 3 or 4")
-
-    @model_validator(mode="after")
-    def _check(self) -> PatchSettings:
-        if self.scale not in SUPPORTED_SCALES:
-            raise ValueError(f"scale must be one of {SUPPORTED_SCALES}, got {self.scale}")
-        if self.patch_size % self.scale or self.step % self.scale:
-            raise ValueError(
-                f"patch_size ({self.patch_size}) and step ({self.step}) must be multiples of "
-                f"scale ({self.scale}) so that LR patches align with HR patches"
-            )
-        return self
-
-    @property
-    def lr_patch_size(self) -> int:
-        return self.patch_size // self.scale
 
 
 @dataclass

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from idc_core.cancellation import Cancelled
 from idc_core.data.patches import Instance
 from idc_core.data.resize import bicubic_downsample
 from idc_core.method.diagnostics import instance_diagnostics
@@ -39,7 +40,7 @@ StepCallback = Callable[[int, int, dict[str, float]], None]
 GroupStepCallback = Callable[[int, int, int, dict[str, float]], None]
 
 
-class CondenseCancelled(RuntimeError):
+class CondenseCancelled(Cancelled):
     """`should_stop()` returned True; nothing of the current instance (or group) was written."""
 
 

@@ -6,7 +6,7 @@ Phi(t) = mean_n exp(i <t, f_n>) for frequencies t ~ N(0, I_D) drawn afresh at ea
     NCFD = scale * mean_t sqrt(alpha (|Phi_R| - |Phi_S|)^2
                                + (1 - alpha) max(2 (|Phi_R||Phi_S| - Re_R Re_S - Im_R Im_S), 1e-12))
 
-(see ../shared/paper/NOTES.md). The empirical characteristic functions are computed as sums
+(see docs/method-choices.md). The empirical characteristic functions are computed as sums
 over *segments* of the rows, so that one pass over the features serves the instance loss (all
 rows) and every group loss (the rows of one group) with the same frequencies. The sums run over
 chunks of frequencies, and for large sets the backward pass recomputes cos and sin chunk by chunk,

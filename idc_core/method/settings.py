@@ -1,7 +1,7 @@
 """Every hyper-parameter of IDC, named, with the defaults we chose where the paper is silent.
 
 The paper gives the structure (RLFF, NCFD, K-means groups, warm-up / assigning / full phases,
-20k iterations) but not the numbers; see ../shared/paper/NOTES.md. Each field's description
+20k iterations) but not the numbers; see docs/method-choices.md. Each field's description
 says where its default comes from. All of them are written into the output manifest.
 
 `PRESETS` holds `paper` (the paper's scale, for a GPU), `cpu` (an image of a few hundred pixels

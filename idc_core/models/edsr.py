@@ -6,7 +6,7 @@ mean shift by `rgb_mean` and scaling by `img_range` -> `conv_first` -> residual 
 skip) -> pixel-shuffle `upsample` -> `conv_last` -> shift back. Its state dict loads into BasicSR's
 `EDSR` with `strict=True` and gives the same outputs, and BasicSR's EDSR checkpoints load into it.
 
-`BicubicResidualEDSR` (`edsr-tiny`) is the calibration student of NOTES.md: the same body without
+`BicubicResidualEDSR` (`edsr-tiny`) is the calibration student of docs/method-choices.md: the same body without
 mean shift, predicting the residual over a bicubic up-sampling of its input, which makes a small
 network useful after few iterations. Its outputs differ from BasicSR's EDSR for the same weights,
 so its state dict carries one extra tensor, `residual_over_bicubic`: BasicSR's strict loading

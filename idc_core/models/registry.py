@@ -11,7 +11,7 @@ from idc_core.models.edsr import EDSR, BicubicResidualEDSR
 ARCHITECTURES: dict[str, tuple[type[EDSR], dict[str, Any]]] = {
     # EDSR-baseline of the EDSR paper, i.e. BasicSR's EDSR_Mx* settings: 64 channels, 16 blocks.
     "edsr-baseline": (EDSR, {"num_feat": 64, "num_block": 16, "res_scale": 1.0}),
-    # CPU-sized student/teacher of NOTES.md's calibration: 32 channels, 4 blocks, bicubic skip.
+    # CPU-sized student/teacher of the calibration (docs/method-choices.md): 32 channels, 4 blocks, bicubic skip.
     "edsr-tiny": (BicubicResidualEDSR, {"num_feat": 32, "num_block": 4, "res_scale": 1.0}),
 }
 ARCH_PRESETS: dict[str, dict[str, Any]] = {

@@ -1,12 +1,12 @@
 """Training SR networks (teachers on real patches, students on condensed sets)."""
 
+from idc_core.spec.training import RECIPES, TrainRecipe, get_recipe
 from idc_core.training.loop import (
     TrainHistory,
     TrainingCancelled,
     TrainProgress,
     train_sr_model,
 )
-from idc_core.training.recipe import RECIPES, TrainRecipe, get_recipe
 from idc_core.training.teacher import patches_from_images, train_teacher
 
 __all__ = [

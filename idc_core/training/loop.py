@@ -13,12 +13,13 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from idc_core import progress
+from idc_core.cancellation import Cancelled
 from idc_core.data.paired import PairedArrays
 from idc_core.models.base import SRModel
-from idc_core.training.recipe import TrainRecipe
+from idc_core.spec.training import TrainRecipe
 
 
-class TrainingCancelled(Exception):
+class TrainingCancelled(Cancelled):
     """`should_stop()` returned true; the model holds the weights of the last finished step."""
 
 

@@ -13,8 +13,9 @@ from idc_core.data.paired import PairedArrays
 from idc_core.data.patches import ImageTooSmallError, PatchSettings, load_instance
 from idc_core.models.base import SRModel
 from idc_core.models.registry import build_model
+from idc_core.spec.layout import pair_stem
+from idc_core.spec.training import TrainRecipe
 from idc_core.training.loop import TrainHistory, TrainProgress, train_sr_model
-from idc_core.training.recipe import TrainRecipe
 
 
 def patches_from_images(image_paths: Sequence[str | Path], patch: PatchSettings) -> PairedArrays:
@@ -29,7 +30,7 @@ def patches_from_images(image_paths: Sequence[str | Path], patch: PatchSettings)
                 continue
             hr.append(instance.hr)
             lr.append(instance.lr)
-            names += [f"{instance.name}_{i:04d}" for i in range(len(instance))]
+            names += [pair_stem(instance.name, i) for i in range(len(instance))]
     if not hr:
         raise ValueError(
             f"none of the {len(image_paths)} images holds a {patch.patch_size}px HR patch"

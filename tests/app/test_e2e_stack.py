@@ -22,7 +22,7 @@ def stack_client(stack_app, celery_worker):
 
 
 @pytest.mark.slow
-def test_upload_condense_poll_download(stack_client, stack_settings, photos_dir):
+def test_upload_condense_poll_download(stack_client, stack_settings, celery_worker, photos_dir):
     headers = auth(new_api_key(stack_settings, "e2e-owner"))
     paths = [photos_dir / name for name in E2E_IMAGES]
     upload = stack_client.post(
@@ -40,6 +40,9 @@ def test_upload_condense_poll_download(stack_client, stack_settings, photos_dir)
 
     job = poll_job(stack_client, headers, job_id, timeout=300)
     assert job["status"] == "succeeded", job
+    # The worker's lines about this job carry its id (the prepare step logs the shards queued).
+    logged = [line for line in celery_worker.log().splitlines() if f"[job {job_id}]" in line]
+    assert any("shard(s) queued" in line for line in logged), celery_worker.log()[-3000:]
     assert job["progress"]["instances_done"] == job["progress"]["instances_total"] == 3
     assert job["progress"]["shards_done"] == job["progress"]["shards_total"] == 3
     assert job["teacher_id"] is not None

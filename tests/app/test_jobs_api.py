@@ -44,8 +44,11 @@ def test_a_submitted_job_is_queued_with_its_url(api_client, owner, dataset_id):
     job = api_client.get(f"/jobs/{accepted['id']}", headers=owner).json()
     assert job["status"] == job["stage"] == "queued"
     assert job["progress"]["instances_total"] == 2 and job["progress"]["instances_done"] == 0
-    assert job["params"]["condense_job"]["patch"] == {"patch_size": 64, "step": 64, "scale": 4}
-    assert job["params"]["idc_settings"]["iterations"] == 6  # the tiny preset
+    assert job["params"]["patch"] == {"patch_size": 64, "step": 64}  # the request as sent
+    assert job["spec"]["job"]["patch"] == {"patch_size": 64, "step": 64, "scale": 4}
+    teacher = job["spec"]["teacher"]["training"]  # resolved: the step and the recipe's values
+    assert teacher["patch"] == {"patch_size": 48, "step": 24, "scale": 4}
+    assert teacher["recipe"]["iterations"] == 10 and teacher["recipe"]["lr"] == 1.5e-3
     assert job["eta_seconds"] is None
     assert api_client.get(f"/jobs/{accepted['id']}/result", headers=owner).status_code == 409
 
@@ -81,6 +84,10 @@ def test_idempotency_key_replays_the_same_job(
         ({"ratio": 0}, 422, "ratio"),
         ({"settings": {"no_such_field": 1}}, 422, "no_such_field"),
         ({"patch": {"patch_size": 512, "step": 256}}, 422, "512px"),
+        ({"teacher": {"mode": "train", "recipe": "nope"}}, 422, "unknown training recipe"),
+        ({"teacher": {"mode": "train", "patch_size": 50}}, 422, "multiples of scale"),
+        ({"iterations": 10**7}, 422, "at most"),
+        ({"settings": {"scale": 4}}, 422, "scale"),
         ({"dataset_id": "00000000-0000-0000-0000-000000000000"}, 404, "not found"),
         ({"teacher": {"mode": "checkpoint", "teacher_id": "nope"}}, 404, "teacher nope not found"),
     ],

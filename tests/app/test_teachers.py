@@ -59,7 +59,7 @@ def test_a_checkpoint_with_its_sidecar_is_stored(api_client, owner_key, other_ke
         ("model.pth", b"plain text", None, "neither a torch zip"),
         ("model.safetensors", None, b"[1, 2]", "JSON object"),
         ("model.safetensors", None, b"{not json", "not JSON"),
-        ("model.safetensors", None, b'{"scale": 5}', "scale must be 2, 3 or 4"),
+        ("model.safetensors", None, b'{"scale": 5}', "scale must be one of (2, 3, 4)"),
     ],
 )
 def test_bad_checkpoints_are_refused(

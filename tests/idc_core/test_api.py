@@ -145,12 +145,15 @@ def test_random_selection_keeps_real_pairs(tmp_path, images):
     job = JOB.model_copy(update={"method": "random", "ratio": 0.1})
     records = condense_images(images, out, job, teacher=None)
     assert sum(r.n_synthetic for r in records) == 5  # round(0.1 * 50), one global budget
-    instance = load_instance(images[0], PATCH)
-    for record in records[:1]:
+    checked = 0
+    for path, record in zip(images, records, strict=True):
+        instance = load_instance(path, PATCH)
         for stem in record.stems:
             index = int(stem.rsplit("_", 1)[1])
             assert np.array_equal(load_rgb(out / "HR" / f"{stem}.png"), instance.hr[index])
             assert np.array_equal(load_rgb(out / "LR" / f"{stem}.png"), instance.lr[index])
+            checked += 1
+    assert checked == 5  # every kept pair is the real one, whichever instances keep them
     assert finalize_dataset(out, job, None, images)["settings"] is None
 
 

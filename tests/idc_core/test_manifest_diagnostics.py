@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from idc_core.api import CondenseJob, PatchSettings, build_model, condense_images, finalize_dataset
+from idc_core.condense_folder import read_marker
 from idc_core.data.images import load_rgb, save_png
 from idc_core.method.diagnostics import PSNR_CAP_DB
-from idc_core.pipeline import read_marker
 
 PATCH = PatchSettings(patch_size=32, step=16, scale=4)
 

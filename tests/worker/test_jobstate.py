@@ -39,6 +39,7 @@ def job_id(sessions) -> str:
             dataset_id=dataset.id,
             method="idc",
             params={},
+            spec={},
             request_digest="d",
             timings={},
         )

@@ -11,13 +11,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from app import keys
 from app.db import make_engine, make_sessionmaker, session_scope
 from app.models import Job, Shard
+from app.queue import TASK_ASSEMBLE, TASK_SHARD
 from app.storage.s3 import S3Storage
 from tests.app.e2e_helpers import TINY_JOB, check_archive, zip_files
 from tests.conftest_service import auth, new_api_key
 from worker import pipeline
-from worker.celery_app import TASK_ASSEMBLE, TASK_SHARD
 from worker.runtime import Runtime
 
 
@@ -86,7 +87,7 @@ def submitted_job(rt, photos_dir):
 
 
 def _outputs(rt, job_id) -> list[str]:
-    return rt.storage.list_keys(pipeline.output_prefix(job_id))
+    return rt.storage.list_keys(keys.job_output_prefix(job_id))
 
 
 def test_a_shard_that_runs_twice_writes_each_instance_once(rt, submitted_job):

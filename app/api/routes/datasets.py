@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, HTTPException, Response, UploadFile, status
 from sqlalchemy import select
 
+from app import keys
 from app.api.deps import (
     CurrentOwner,
     SessionDep,
@@ -60,7 +61,7 @@ def upload_dataset(
         max_ratio=settings.archive_max_ratio,
     )
     dataset_id = new_id()
-    prefix = f"datasets/{dataset_id}/"
+    prefix = keys.dataset_prefix(dataset_id)
     try:
         stored = store_archive(archive.file, size, storage, prefix, limits)
     except ArchiveError as error:
@@ -109,5 +110,5 @@ def delete_dataset(
 ) -> Response:
     """Delete the dataset and its images; refused while a job still reads it."""
     dataset = get_owned(session, Dataset, owner, dataset_id)
-    delete_unless_in_use(session, storage, dataset, Job.dataset_id, f"datasets/{dataset_id}/")
+    delete_unless_in_use(session, storage, dataset, Job.dataset_id, keys.dataset_prefix(dataset_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -20,10 +22,12 @@ from app.api.deps import (
     get_owned,
 )
 from app.api.pagination import Limit, Offset, paginate
+from app.config import Settings
+from app.jobspec import CheckpointTeacher, JobSpec
 from app.metrics import JOBS_SUBMITTED
 from app.models import FINISHED, Dataset, Job, JobStage, JobStatus, Teacher, utcnow
+from app.queue import TASK_PREPARE
 from app.schemas import CondenseRequest, JobAccepted, JobOut, JobProgress, JobResult, Page
-from worker.celery_app import TASK_PREPARE
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["jobs"])
@@ -72,8 +76,22 @@ def job_view(request: Request, job: Job) -> JobOut:
         finished_at=job.finished_at,
         timings=job.timings or {},
         params=job.params,
+        spec=job.spec,
         links=links,
     )
+
+
+def _job_spec(body: CondenseRequest, settings: Settings) -> JobSpec:
+    """The request, validated and resolved into what the workers run; 422 naming what is wrong."""
+    try:
+        return body.job_spec(settings.shard_size)
+    except ValidationError as error:
+        errors = error.errors(include_url=False)
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in errors], body=body.model_dump()
+        ) from error
+    except ValueError as error:  # a rule checked outside a model, e.g. an unknown recipe name
+        raise HTTPException(422, str(error)) from error
 
 
 def _request_digest(body: CondenseRequest) -> str:
@@ -114,6 +132,7 @@ def condense(
     ] = None,
 ) -> JobAccepted:
     """Queue the condensation of a dataset; poll the returned URL for progress."""
+    spec = _job_spec(body, settings)
     digest = _request_digest(body)
     if idempotency_key:
         earlier = session.scalar(
@@ -121,36 +140,29 @@ def condense(
         )
         if earlier is not None:
             return _replay(request, response, earlier, digest)
-    dataset = get_owned(session, Dataset, owner, body.dataset_id)
+    dataset = get_owned(session, Dataset, owner, spec.dataset_id)
+    patch = spec.job.patch
     teacher_id = None
-    if body.teacher is not None and body.teacher.mode == "checkpoint":
-        teacher = get_owned(session, Teacher, owner, body.teacher.teacher_id)
-        if teacher.scale is not None and teacher.scale != body.scale:
+    if isinstance(spec.teacher, CheckpointTeacher):
+        teacher = get_owned(session, Teacher, owner, spec.teacher.teacher_id)
+        if teacher.scale is not None and teacher.scale != patch.scale:
             raise HTTPException(
                 422,
-                f"teacher {teacher.id} is a x{teacher.scale} model; the job asks for x{body.scale}",
+                f"teacher {teacher.id} is a x{teacher.scale} model; the job asks for x{patch.scale}",
             )
         teacher_id = teacher.id
-    usable = [
-        image
-        for image in dataset.images
-        if min(image["width"], image["height"]) >= body.patch.patch_size
-    ]
+    usable = dataset.images_holding(patch.patch_size, patch.scale)
     if not usable:
         raise HTTPException(
-            422, f"no image of dataset {dataset.id} holds a {body.patch.patch_size}px HR patch"
+            422, f"no image of dataset {dataset.id} holds a {patch.patch_size}px HR patch"
         )
-    params = body.model_dump(mode="json")
-    job_spec = body.condense_job()
-    params["condense_job"] = job_spec.model_dump(mode="json", exclude={"device"})
-    params["idc_settings"] = job_spec.idc_settings().model_dump(mode="json")
-    params["shard_size"] = body.shard_size or settings.shard_size
     job = Job(
         owner=owner,
         dataset_id=dataset.id,
         teacher_id=teacher_id,
-        method=body.method,
-        params=params,
+        method=spec.job.method,
+        params=body.model_dump(mode="json"),
+        spec=spec.model_dump(mode="json"),
         idempotency_key=idempotency_key,
         request_digest=digest,
         status=JobStatus.queued,
@@ -177,7 +189,7 @@ def condense(
         job.status, job.error, job.finished_at = JobStatus.failed, "could not be queued", utcnow()
         session.commit()
         raise HTTPException(503, f"the job queue is unreachable: {error}") from error
-    JOBS_SUBMITTED.labels(method=body.method).inc()
+    JOBS_SUBMITTED.labels(method=spec.job.method).inc()
     response.headers["Location"] = _job_url(request, job.id)
     return JobAccepted(id=job.id, status=job.status, url=_job_url(request, job.id))
 

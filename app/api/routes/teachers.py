@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, HTTPException, Response, UploadFile, status
 from sqlalchemy import select
 
+from app import keys
 from app.api.deps import (
     CurrentOwner,
     SessionDep,
@@ -65,8 +66,8 @@ def upload_teacher(
     except CheckpointError as error:
         raise HTTPException(422, str(error)) from error
     teacher_id = new_id()
-    key = f"teachers/{teacher_id}/model{suffix}"
-    config_key = f"teachers/{teacher_id}/model.json" if sidecar else None
+    key = keys.teacher_model_key(teacher_id, suffix)
+    config_key = keys.teacher_config_key(teacher_id) if sidecar else None
     digest = _sha256(checkpoint.file)
     try:
         storage.put_stream(key, checkpoint.file)
@@ -88,7 +89,7 @@ def upload_teacher(
         session.add(teacher)
         session.commit()
     except BaseException:
-        storage.delete_prefix(f"teachers/{teacher_id}/")
+        storage.delete_prefix(keys.teacher_prefix(teacher_id))
         raise
     return teacher
 
@@ -115,5 +116,5 @@ def delete_teacher(
 ) -> Response:
     """Delete the checkpoint; refused while an unfinished job uses it."""
     teacher = get_owned(session, Teacher, owner, teacher_id)
-    delete_unless_in_use(session, storage, teacher, Job.teacher_id, f"teachers/{teacher_id}/")
+    delete_unless_in_use(session, storage, teacher, Job.teacher_id, keys.teacher_prefix(teacher_id))
     return Response(status_code=status.HTTP_204_NO_CONTENT)

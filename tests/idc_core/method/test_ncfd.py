@@ -13,7 +13,7 @@ def _gen(seed=0):
 
 
 def _reference_ncfd(real, syn, freqs, alpha=0.5, scale=300.0):
-    """NOTES.md's formula written out directly with autograd."""
+    """The formula of docs/method-choices.md written out directly with autograd."""
     real = real / real.norm(dim=1, keepdim=True)
     syn = syn / syn.norm(dim=1, keepdim=True)
     r_re, r_im = torch.cos(real @ freqs).mean(0), torch.sin(real @ freqs).mean(0)

@@ -1,9 +1,9 @@
 """Condensing a folder of images into the paired layout, resumable instance by instance.
 
 For every image (instance): IDC synthesises n = ceil(r N) pairs, or a selection baseline keeps
-the real pairs it picked over the whole set. The pairs are written as
-`HR/<name>_<j:04d>.png`, `LR/<name>_<j:04d>.png` (and `LR_float/<...>.npy`), each file through a
-temporary name, and only then the marker `instances/<name>.json`. An instance with a marker is
+the real pairs it picked over the whole set. The pairs are written in the layout of
+`idc_core.spec.layout` (`HR/<name>_<j:04d>.png`, `LR/...`, optionally `LR_float/...npy`), each
+file through a temporary name, and only then the marker `instances/<name>.json`. An instance with a marker is
 skipped on the next run; one without is redone from scratch (its stray files removed first), and
 its seed depends only on (job seed, name), so a resumed run writes the same bytes. IDC may
 condense several instances together (the setting `instances_per_batch`, 8 by default on CUDA):
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -29,25 +28,29 @@ from torch import nn
 
 from idc_core import __version__
 from idc_core.data.images import ImageReadError
-from idc_core.data.paired import (
-    HR_DIR,
-    LR_DIR,
-    LR_FLOAT_DIR,
-    pair_stems,
-    write_meta_info,
-    write_pairs,
-)
+from idc_core.data.paired import pair_stems, write_meta_info, write_pairs
 from idc_core.data.patches import ImageTooSmallError, Instance, load_instance
 from idc_core.device import resolve_device
 from idc_core.manifest import sources_digest, weights_sha256
 from idc_core.method.condense import CondenseCancelled, condense_group
 from idc_core.method.diagnostics import summarize as summarize_diagnostics
 from idc_core.method.settings import IDCSettings
-from idc_core.pipeline_job import CondenseJob, InstanceRecord, ProgressEvent
+from idc_core.models.base import SRModel
 from idc_core.seeding import instance_seed
+from idc_core.spec.job import CondenseJob, ProgressEvent
+from idc_core.spec.layout import (
+    HR_DIR,
+    LR_DIR,
+    LR_FLOAT_DIR,
+    MANIFEST,
+    MARKER_DIR,
+    InstanceRecord,
+    is_pair_file_of,
+    marker_file,
+    pair_stem,
+)
+from idc_core.spec.patches import holds_patch
 
-MARKER_DIR = "instances"
-MANIFEST = "manifest.json"
 ProgressCallback = Callable[[ProgressEvent], None]
 
 
@@ -80,7 +83,7 @@ def check_images(paths: Sequence[Path], patch_size: int, scale: int) -> None:
                 width, height = image.size
         except (OSError, ValueError, Image.DecompressionBombError) as error:
             raise ImageReadError(f"{path}: cannot be read as an image ({error})") from error
-        if min(height - height % scale, width - width % scale) < patch_size:
+        if not holds_patch(width, height, patch_size, scale):
             raise ImageTooSmallError(
                 f"{path}: {width}x{height} pixels is smaller than one {patch_size}x{patch_size} "
                 "HR patch; lower --patch-size or remove the image"
@@ -88,7 +91,7 @@ def check_images(paths: Sequence[Path], patch_size: int, scale: int) -> None:
 
 
 def _marker_path(out_dir: Path, name: str) -> Path:
-    return out_dir / MARKER_DIR / f"{name}.json"
+    return out_dir / marker_file(name)
 
 
 def read_marker(out_dir: Path, name: str) -> InstanceRecord | None:
@@ -101,12 +104,11 @@ def read_marker(out_dir: Path, name: str) -> InstanceRecord | None:
 
 def _remove_instance_files(out_dir: Path, name: str) -> None:
     """Delete files left by an unfinished earlier attempt at this instance, and temporaries."""
-    own = re.compile(rf"^{re.escape(name)}_\d{{4,}}\.(png|npy)$")
     for sub in (HR_DIR, LR_DIR, LR_FLOAT_DIR):
         folder = out_dir / sub
         if folder.is_dir():
             for path in folder.iterdir():
-                if own.match(path.name) or path.name.endswith(".tmp"):
+                if is_pair_file_of(name, path.name) or path.name.endswith(".tmp"):
                     path.unlink()
 
 
@@ -126,7 +128,7 @@ def condense_images(
     image_paths: Sequence[str | Path],
     out_dir: str | Path,
     job: CondenseJob,
-    teacher: nn.Module | None,
+    teacher: SRModel | None,
     on_progress: ProgressCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
     upsampler: nn.Module | None = None,
@@ -175,7 +177,7 @@ class _Run:
     paths: list[Path]
     out: Path
     job: CondenseJob
-    teacher: nn.Module | None
+    teacher: SRModel | None
     device: torch.device
     fingerprint: str
     done: dict[str, InstanceRecord]
@@ -185,8 +187,11 @@ class _Run:
     def _skip_or_start(self, index: int, name: str) -> InstanceRecord | None:
         """The record of a finished instance, or None after preparing to (re)do it."""
         if name in self.done:
-            self.emit(ProgressEvent("instance_skipped", name, index, len(self.paths)))
-            return self.done[name]
+            record = self.done[name]
+            self.emit(
+                ProgressEvent("instance_skipped", name, index, len(self.paths), record=record)
+            )
+            return record
         if self.stop():
             raise CondenseCancelled(f"cancelled before {name}")
         _remove_instance_files(self.out, name)
@@ -202,29 +207,35 @@ class _Run:
         lr_float: np.ndarray | None,
     ) -> InstanceRecord:
         _finish_instance(self.out, record, hr, lr, lr_float)
-        self.emit(ProgressEvent("instance_finished", record.name, index, len(self.paths)))
+        total = len(self.paths)
+        self.emit(ProgressEvent("instance_finished", record.name, index, total, record=record))
         return record
 
     def with_idc(self, upsampler: nn.Module | None) -> list[InstanceRecord]:
         """IDC: the images in consecutive groups of `instances_per_batch`, each instance with its
         own seed. A group is condensed together and its instances written when it finishes; the
         groups are cut from the full list of images, so a resumed run forms the same ones."""
-        settings = self.job.idc_settings()
+        if self.teacher is None:  # condense_images refuses this already
+            raise ValueError("IDC needs a teacher model")
+        teacher, settings = self.teacher, self.job.idc_settings()
         per_batch = settings.batch_size_on(self.device.type)
         records: list[InstanceRecord] = []
         for first in range(0, len(self.paths), per_batch):
             group = range(first, min(first + per_batch, len(self.paths)))
-            finished = {
-                index: self._skip_or_start(index, self.paths[index].stem) for index in group
-            }
-            todo = [index for index, record in finished.items() if record is None]
+            started = {index: self._skip_or_start(index, self.paths[index].stem) for index in group}
+            finished = {index: r for index, r in started.items() if r is not None}
+            todo = [index for index in group if index not in finished]
             if todo:
-                finished.update(self._condense_group(todo, settings, upsampler))
+                finished.update(self._condense_group(todo, teacher, settings, upsampler))
             records.extend(finished[index] for index in group)
         return records
 
     def _condense_group(
-        self, indices: list[int], settings: IDCSettings, upsampler: nn.Module | None
+        self,
+        indices: list[int],
+        teacher: SRModel,
+        settings: IDCSettings,
+        upsampler: nn.Module | None,
     ) -> dict[int, InstanceRecord]:
         """Condense the images at `indices` together, then write each one's pairs and marker."""
         job, total = self.job, len(self.paths)
@@ -241,7 +252,7 @@ class _Run:
 
         results = condense_group(
             instances,
-            self.teacher,
+            teacher,
             job.ratio,
             settings,
             [instance_seed(job.seed, name) for name in names],
@@ -259,7 +270,7 @@ class _Run:
                 method="idc",
                 n_real=len(instance),
                 n_synthetic=len(result.lr),
-                stems=[f"{name}_{j:04d}" for j in range(len(result.lr))],
+                stems=[pair_stem(name, j) for j in range(len(result.lr))],
                 seconds=seconds_each,
                 job_fingerprint=self.fingerprint,
                 stats=result.stats,
@@ -292,7 +303,7 @@ class _Run:
                     method=job.method,
                     n_real=len(instance),
                     n_synthetic=len(kept),
-                    stems=[f"{instance.name}_{int(i):04d}" for i in kept],
+                    stems=[pair_stem(instance.name, int(i)) for i in kept],
                     seconds=seconds_each,
                     job_fingerprint=self.fingerprint,
                     stats={"kept_indices": [int(i) for i in kept]},
@@ -333,8 +344,9 @@ def finalize_dataset(
     """
     out = Path(out_dir)
     paths = [Path(p) for p in sources]
-    records = [read_marker(out, path.stem) for path in paths]
-    missing = [path.stem for path, record in zip(paths, records, strict=True) if record is None]
+    markers = {path.stem: read_marker(out, path.stem) for path in paths}
+    records = [record for record in markers.values() if record is not None]
+    missing = [name for name, record in markers.items() if record is None]
     if missing:
         raise ValueError(f"{len(missing)} instance(s) not condensed yet, e.g. {missing[:5]}")
     expected = {stem for record in records for stem in record.stems}

@@ -1,10 +1,18 @@
-"""How a super-resolution network is trained: one settings object, and the named recipes."""
+"""How a super-resolution network is trained: one settings object, the named recipes, the
+built-in architectures, and what training a teacher takes (`TeacherTraining`)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from idc_core.spec.patches import PatchSettings, half_patch_step
+
+# The built-in architectures of `idc_core.models.registry` (its torch-free names; a test checks
+# that they are the registry's).
+Arch = Literal["edsr-tiny", "edsr-baseline"]
+BUILTIN_ARCHS: tuple[str, ...] = get_args(Arch)
 
 
 class TrainRecipe(BaseModel):
@@ -34,7 +42,7 @@ class TrainRecipe(BaseModel):
         return value
 
 
-# Named recipes. The CPU ones follow NOTES.md's calibration (batch 16, Adam, cosine, 3,000 steps
+# Named recipes. The CPU ones follow the calibration of docs/method-choices.md (batch 16, Adam, cosine, 3,000 steps
 # of an edsr-tiny student took about 5 minutes on two cores). lr 1.5e-3: an edsr-tiny trained on
 # the whole T91 + BSD200 set for 2,000 steps reached Set5/Set14 30.52/27.59 dB with it (mean of
 # two seeds), against 30.21/27.34 dB with 5e-4 (README.md, Benchmarks). The paper ones are
@@ -55,3 +63,38 @@ def get_recipe(name: str, **overrides: object) -> TrainRecipe:
         raise ValueError(f"unknown training recipe {name!r}; known: {', '.join(RECIPES)}")
     changes = {k: v for k, v in overrides.items() if v is not None}
     return TrainRecipe.model_validate({**RECIPES[name].model_dump(), **changes})
+
+
+class TeacherTraining(BaseModel):
+    """A teacher to train on the images themselves, every value resolved: its architecture,
+    the patches it learns from and the full recipe (the service stores this in its job spec)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    arch: Arch = "edsr-tiny"
+    patch: PatchSettings
+    recipe: TrainRecipe
+
+    @classmethod
+    def resolve(
+        cls,
+        arch: str,
+        scale: int,
+        patch_size: int,
+        step: int | None,
+        recipe: str,
+        seed: int,
+        **recipe_overrides: object,
+    ) -> TeacherTraining:
+        """`recipe` with its overrides (None = the recipe's) and `step` (None = half a patch)."""
+        return cls.model_validate(
+            {
+                "arch": arch,
+                "patch": PatchSettings(
+                    patch_size=patch_size,
+                    step=step or half_patch_step(patch_size, scale),
+                    scale=scale,
+                ),
+                "recipe": get_recipe(recipe, seed=seed, **recipe_overrides),
+            }
+        )

@@ -1,19 +1,34 @@
-"""What a condensation job is (`CondenseJob`), what it reports (`ProgressEvent`) and what each
-finished instance leaves behind (`InstanceRecord`, the JSON marker)."""
+"""What a condensation job is (`CondenseJob`) and what it reports (`ProgressEvent`); the
+methods, and which of them need a teacher."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
-from idc_core.data.patches import PatchSettings
 from idc_core.method.settings import IDCSettings, build_settings
+from idc_core.spec.layout import InstanceRecord
+from idc_core.spec.patches import PatchSettings
 
-Method = Literal["idc", "random", "herding", "kcenter", "dcsr"]
+SelectionMethod = Literal["random", "herding", "kcenter", "dcsr"]
+Method = Literal["idc", SelectionMethod]
+METHODS: tuple[str, ...] = get_args(Method)
+SELECTION_METHODS: tuple[str, ...] = get_args(SelectionMethod)
+
+Ratio = Annotated[float, Field(gt=0, le=1, description="condensation ratio r (paper: 0.1)")]
+Seed = Annotated[
+    int, Field(ge=0, le=2**31 - 1, description="job seed; instance seeds derive from it")
+]
+
+
+def needs_teacher(method: str, teacher_hr: bool = False) -> bool:
+    """IDC matches teacher features and up-samples with it; selections use it to rank (all but
+    random) or to make HR (`teacher_hr`)."""
+    return method != "random" or teacher_hr
 
 
 class CondenseJob(BaseModel):
@@ -22,11 +37,11 @@ class CondenseJob(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     method: Method = Field("idc", description="idc, or a selection baseline of Table 1")
-    ratio: float = Field(0.1, gt=0, le=1, description="condensation ratio r (paper: 0.1)")
+    ratio: Ratio = 0.1
     patch: PatchSettings = Field(default_factory=PatchSettings)
     preset: str = Field("cpu", description="IDC settings preset (see idc_core.method.settings)")
     overrides: dict[str, Any] = Field(default_factory=dict, description="IDC settings changed")
-    seed: int = Field(0, ge=0, description="job seed; instance seeds derive from it and the name")
+    seed: Seed = 0
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
     save_float_lr: bool = Field(False, description="also write LR_float/<stem>.npy (float32)")
     teacher_hr: bool = Field(
@@ -35,11 +50,11 @@ class CondenseJob(BaseModel):
         "LR patches (Random-T, K-Center-T, ...), the control IDC must beat; IDC always does this",
     )
 
+    _settings: IDCSettings | None = PrivateAttr(None)
+
     @property
     def needs_teacher(self) -> bool:
-        """IDC matches teacher features and up-samples with it; selections use it to rank
-        (all but random) or to make HR (`teacher_hr`)."""
-        return self.method != "random" or self.teacher_hr
+        return needs_teacher(self.method, self.teacher_hr)
 
     @model_validator(mode="after")
     def _settings_are_valid(self) -> CondenseJob:
@@ -49,7 +64,14 @@ class CondenseJob(BaseModel):
         return self
 
     def idc_settings(self) -> IDCSettings:
-        return build_settings(self.preset, self.overrides)
+        """The preset with the overrides applied (built once per job object)."""
+        if self._settings is None:
+            self._settings = build_settings(self.preset, self.overrides)
+        return self._settings
+
+    def on_device(self, device: str) -> CondenseJob:
+        """The same job run on another device (the device decides nothing of the output)."""
+        return self.model_copy(update={"device": device})
 
     def fingerprint(self, teacher_weights: str | None) -> str:
         """Digest of what decides the output (the device does not), for safe resumption."""
@@ -60,28 +82,15 @@ class CondenseJob(BaseModel):
         return hashlib.sha256(json.dumps(decisive, sort_keys=True).encode()).hexdigest()
 
 
-class InstanceRecord(BaseModel):
-    """One finished instance; stored as `instances/<name>.json` after its pairs are written."""
-
-    name: str
-    source: str
-    method: str
-    n_real: int
-    n_synthetic: int
-    stems: list[str]
-    seconds: float
-    job_fingerprint: str
-    stats: dict[str, Any] = Field(default_factory=dict)
-
-
 @dataclass
 class ProgressEvent:
     """Progress of `condense_images`.
 
     kind: 'selecting' (a baseline ranks the whole set), 'instance_started', 'step' (one IDC
-    optimisation step: `step` of `steps`, with `losses`), 'instance_finished' or
-    'instance_skipped' (already had a marker). `index` counts instances from 0 of `total`.
-    Steps come at every iteration: consumers that store them should throttle.
+    optimisation step: `step` of `steps`, with `losses`), 'instance_finished' (with its
+    `record`) or 'instance_skipped' (already had a marker; `record` too). `index` counts
+    instances from 0 of `total`. Steps come at every iteration: consumers that store them
+    should throttle.
     """
 
     kind: Literal["selecting", "instance_started", "step", "instance_finished", "instance_skipped"]
@@ -91,3 +100,4 @@ class ProgressEvent:
     step: int = 0
     steps: int = 0
     losses: dict[str, float] = field(default_factory=dict)
+    record: InstanceRecord | None = None
