@@ -44,6 +44,13 @@ class Settings(BaseSettings):
         "", description="base URL clients reach the API at; empty = http://api_host:api_port"
     )
 
+    db_pool_size: int = Field(
+        20, ge=1, le=1000, description="database connections of the API: requests served at once"
+    )
+    db_wait_s: float = Field(
+        10.0, gt=0, le=300, description="a request waits this long for one, then answers 503"
+    )
+
     storage_backend: Literal["local", "s3"] = Field("local", description="where files live")
     storage_dir: Path | None = Field(
         None, description="local backend root; empty = data_dir/storage"

@@ -172,7 +172,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         _wait_for_bucket(server, process, folder / "weed.log")
         yield server
     finally:
-        _stop(process)
+        stop_process(process)
         log.close()
 
 
@@ -195,7 +195,7 @@ def _wait_for_bucket(server: S3Server, process: subprocess.Popen, log_path: Path
             time.sleep(0.5)
 
 
-def _stop(process: subprocess.Popen, timeout: float = 20) -> None:
+def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
     """SIGTERM the process group we started, SIGKILL it if it lingers."""
     if process.poll() is not None:
         return
@@ -306,7 +306,7 @@ class WorkerProcess:
 
     def stop(self) -> None:
         """Warm shutdown (SIGTERM), then SIGKILL for the whole group, children included."""
-        _stop(self.process, timeout=30)
+        stop_process(self.process, timeout=30)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)  # a child that outlived its parent
         self._log.close()
@@ -361,3 +361,4 @@ def new_api_key(settings: Settings, owner: str) -> str:
 
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
+

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated, TypeVar
 
+import anyio
 from celery import Celery
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -22,9 +23,16 @@ def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with request.app.state.sessionmaker() as session:
-        yield session
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A session inside one of the API's database slots (see app.db.SessionGate); closed in a
+    thread once the request is done, even when the client has gone away."""
+    async with request.app.state.session_gate.slot():
+        session = request.app.state.sessionmaker()
+        try:
+            yield session
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(session.close)
 
 
 def get_storage(request: Request) -> Storage:
