@@ -7,11 +7,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from app.api.errors import validation_failed
+from app.api.openapi import install_openapi
 from app.api.routes import datasets, downloads, health, jobs, teachers
 from app.config import Settings, get_settings
 from app.db import DatabaseBusy, SessionGate, make_engine, make_sessionmaker
@@ -71,6 +74,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         limits={"/datasets": settings.upload_max_bytes, "/teachers": settings.teacher_max_bytes},
     )
     app.add_middleware(MetricsMiddleware)
+
+    app.add_exception_handler(RequestValidationError, validation_failed)
+    install_openapi(app)
 
     @app.exception_handler(StorageError)
     async def storage_unavailable(_request: Request, error: StorageError) -> JSONResponse:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app import caps
 from idc_core.data.patches import PatchSettings
 from idc_core.method.settings import PRESETS
 from idc_core.pipeline_job import CondenseJob, Method
@@ -73,24 +74,24 @@ class TeacherOut(BaseModel):
 
 
 class PatchSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    patch_size: int = Field(256, ge=8, le=2048, description="HR patch side (paper: 256)")
-    step: int = Field(128, ge=1, le=2048, description="stride between HR patches (paper: 128)")
+    patch_size: int = Field(256, ge=8, le=caps.MAX_PATCH, description="HR patch side (paper: 256)")
+    step: int = Field(128, ge=1, le=caps.MAX_PATCH, description="stride between HR patches (paper: 128)")
 
 
 class TrainTeacherSpec(BaseModel):
     """Train a teacher on the dataset's own patches as stage 1 of the job."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     mode: Literal["train"] = "train"
     arch: Arch = "edsr-tiny"
-    iterations: int = Field(3000, ge=1, le=2_000_000)
-    batch_size: int = Field(16, ge=1, le=1024)
+    iterations: int = Field(3000, ge=1, le=caps.MAX_TEACHER_ITERATIONS)
+    batch_size: int = Field(16, ge=1, le=caps.MAX_TEACHER_BATCH)
     lr: float = Field(5e-4, gt=0, le=1)
-    patch_size: int = Field(96, ge=8, le=1024, description="HR training patch side")
-    step: int | None = Field(None, ge=1, description="stride; empty = patch_size / 2")
+    patch_size: int = Field(96, ge=8, le=caps.MAX_TEACHER_PATCH, description="HR training patch side")
+    step: int | None = Field(None, ge=1, le=caps.MAX_TEACHER_PATCH, description="stride; empty = patch_size / 2")
 
     def step_for(self, scale: int) -> int:
         """The stride: as given, or half a patch rounded down to a multiple of `scale`."""
@@ -100,10 +101,10 @@ class TrainTeacherSpec(BaseModel):
 class CheckpointTeacherSpec(BaseModel):
     """Use a checkpoint uploaded with POST /teachers (or trained by an earlier job)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     mode: Literal["checkpoint"] = "checkpoint"
-    teacher_id: str
+    teacher_id: str = Field(min_length=1, max_length=36)
 
 
 TeacherSpec = Annotated[TrainTeacherSpec | CheckpointTeacherSpec, Field(discriminator="mode")]
@@ -112,6 +113,7 @@ TeacherSpec = Annotated[TrainTeacherSpec | CheckpointTeacherSpec, Field(discrimi
 class CondenseRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
+        allow_inf_nan=False,
         json_schema_extra={
             "examples": [
                 {
@@ -135,13 +137,13 @@ class CondenseRequest(BaseModel):
         },
     )
 
-    dataset_id: str
+    dataset_id: str = Field(min_length=1, max_length=36)
     method: Method = Field("idc", description="idc, or a selection baseline")
     ratio: float = Field(0.1, gt=0, le=1, description="share of the patches kept (paper: 0.1)")
     scale: Literal[2, 3, 4] = 4
     patch: PatchSpec = Field(default_factory=PatchSpec)
     preset: str = Field("cpu", description=f"IDC settings preset: {', '.join(PRESETS)}")
-    iterations: int | None = Field(None, ge=1, le=1_000_000, description="overrides the preset")
+    iterations: int | None = Field(None, ge=1, le=caps.MAX_ITERATIONS, description="overrides the preset")
     settings: dict[str, Any] = Field(
         default_factory=dict, description="other IDCSettings fields to override"
     )
@@ -151,8 +153,14 @@ class CondenseRequest(BaseModel):
     seed: int = Field(0, ge=0, le=2**31 - 1)
     save_float_lr: bool = Field(False, description="also write LR_float/*.npy (float32)")
     shard_size: int | None = Field(
-        None, ge=1, le=10_000, description="images per shard; empty = the service's setting"
+        None, ge=1, le=caps.MAX_SHARD_SIZE, description="images per shard; empty = the service's setting"
     )
+
+    @field_validator("settings")
+    @classmethod
+    def _capped(cls, overrides: dict[str, Any]) -> dict[str, Any]:
+        caps.check_overrides(overrides)
+        return overrides
 
     @model_validator(mode="after")
     def _check(self) -> CondenseRequest:

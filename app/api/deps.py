@@ -77,6 +77,8 @@ OwnedRow = TypeVar("OwnedRow")
 
 def get_owned(session: Session, model: type[OwnedRow], owner: str, row_id: str) -> OwnedRow:
     """The row of `model` with this id if `owner` owns it; otherwise the 404 of `not_found`."""
+    if len(row_id) > 36 or "\x00" in row_id:  # no id looks so; Postgres refuses NUL in text
+        raise not_found(model.__name__.lower(), row_id[:36])
     row = session.get(model, row_id)
     if row is None or row.owner != owner:
         raise not_found(model.__name__.lower(), row_id)
