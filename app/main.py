@@ -6,13 +6,15 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from app.api.deps import reject_unknown_query
+from app.api.early_auth import KeyBeforeBody
 from app.api.errors import validation_failed
 from app.api.openapi import install_openapi
 from app.api.routes import datasets, downloads, health, jobs, teachers
@@ -21,6 +23,7 @@ from app.db import DatabaseBusy, SessionGate, make_engine, make_sessionmaker
 from app.limits import BodySizeLimit
 from app.metrics import JobStatusCollector, MetricsMiddleware
 from app.storage import StorageError, make_storage
+from app.uploads import PixelBudget
 from worker.celery_app import create_celery
 
 log = logging.getLogger(__name__)
@@ -57,12 +60,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_query)],
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.session_gate = session_gate
     app.state.storage = make_storage(settings)
+    app.state.decode_budget = PixelBudget(settings.image_max_pixels)
     app.state.celery = create_celery(settings)
     app.state.metrics_registry = CollectorRegistry()
     app.state.metrics_registry.register(JobStatusCollector(app.state.sessionmaker))
@@ -72,7 +77,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         BodySizeLimit,
         limits={"/datasets": settings.upload_max_bytes, "/teachers": settings.teacher_max_bytes},
+        default=settings.json_max_bytes,
     )
+    app.add_middleware(KeyBeforeBody)
     app.add_middleware(MetricsMiddleware)
 
     app.add_exception_handler(RequestValidationError, validation_failed)

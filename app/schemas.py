@@ -77,7 +77,9 @@ class PatchSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     patch_size: int = Field(256, ge=8, le=caps.MAX_PATCH, description="HR patch side (paper: 256)")
-    step: int = Field(128, ge=1, le=caps.MAX_PATCH, description="stride between HR patches (paper: 128)")
+    step: int = Field(
+        128, ge=1, le=caps.MAX_PATCH, description="stride between HR patches (paper: 128)"
+    )
 
 
 class TrainTeacherSpec(BaseModel):
@@ -90,8 +92,12 @@ class TrainTeacherSpec(BaseModel):
     iterations: int = Field(3000, ge=1, le=caps.MAX_TEACHER_ITERATIONS)
     batch_size: int = Field(16, ge=1, le=caps.MAX_TEACHER_BATCH)
     lr: float = Field(5e-4, gt=0, le=1)
-    patch_size: int = Field(96, ge=8, le=caps.MAX_TEACHER_PATCH, description="HR training patch side")
-    step: int | None = Field(None, ge=1, le=caps.MAX_TEACHER_PATCH, description="stride; empty = patch_size / 2")
+    patch_size: int = Field(
+        96, ge=8, le=caps.MAX_TEACHER_PATCH, description="HR training patch side"
+    )
+    step: int | None = Field(
+        None, ge=1, le=caps.MAX_TEACHER_PATCH, description="stride; empty = patch_size / 2"
+    )
 
     def step_for(self, scale: int) -> int:
         """The stride: as given, or half a patch rounded down to a multiple of `scale`."""
@@ -143,7 +149,9 @@ class CondenseRequest(BaseModel):
     scale: Literal[2, 3, 4] = 4
     patch: PatchSpec = Field(default_factory=PatchSpec)
     preset: str = Field("cpu", description=f"IDC settings preset: {', '.join(PRESETS)}")
-    iterations: int | None = Field(None, ge=1, le=caps.MAX_ITERATIONS, description="overrides the preset")
+    iterations: int | None = Field(
+        None, ge=1, le=caps.MAX_ITERATIONS, description="overrides the preset"
+    )
     settings: dict[str, Any] = Field(
         default_factory=dict, description="other IDCSettings fields to override"
     )
@@ -153,7 +161,10 @@ class CondenseRequest(BaseModel):
     seed: int = Field(0, ge=0, le=2**31 - 1)
     save_float_lr: bool = Field(False, description="also write LR_float/*.npy (float32)")
     shard_size: int | None = Field(
-        None, ge=1, le=caps.MAX_SHARD_SIZE, description="images per shard; empty = the service's setting"
+        None,
+        ge=1,
+        le=caps.MAX_SHARD_SIZE,
+        description="images per shard; empty = the service's setting",
     )
 
     @field_validator("settings")

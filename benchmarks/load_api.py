@@ -69,8 +69,7 @@ class Connection:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         request = (
-            f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n"
-            f"Authorization: Bearer {self.key}\r\n\r\n"
+            f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\nAuthorization: Bearer {self.key}\r\n\r\n"
         )
         self.writer.write(request.encode())
         await self.writer.drain()
@@ -195,7 +194,9 @@ def main() -> None:
             tally, elapsed = asyncio.run(
                 closed_loop(host, port, service.key, paths, connections, args.closed_seconds)
             )
-            print(f"closed loop: {connections} connections, {elapsed:.1f} s: " + tally.line(elapsed))
+            print(
+                f"closed loop: {connections} connections, {elapsed:.1f} s: " + tally.line(elapsed)
+            )
 
 
 if __name__ == "__main__":

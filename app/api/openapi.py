@@ -1,6 +1,6 @@
 """The OpenAPI document with the error answers every route can give, added where they happen:
 401 and 503 (busy or unavailable database or storage) on each route that needs a key, 404 on each
-of those that names a row in its path, 413 on each route with a body, and a 422 whose `detail` is
+of those that names a row in its path, 400 and 413 on each route with a body, and a 422 whose `detail` is
 either FastAPI's list of validation errors or the route's own message."""
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ def _add_errors(path: str, method: str, operation: dict[str, Any]) -> None:
         if "{" in path:
             add(404, "not found (or owned by another key)")
     if operation.get("requestBody"):
+        add(400, "the body cannot be parsed (malformed JSON or multipart)")
         add(413, "the request body is too large")
     if "422" in responses or method in ("post", "put", "patch"):
         add(422, "invalid request", {"anyOf": [_VALIDATION, _ERROR]})
@@ -52,4 +53,3 @@ def install_openapi(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
-

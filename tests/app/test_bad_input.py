@@ -63,7 +63,9 @@ def test_a_non_ascii_download_signature_answers_403(local_settings):
     from app.main import create_app
 
     with TestClient(create_app(local_settings)) as client:
-        response = client.get("/downloads/a/b.zip?expires=9999999999&filename=b.zip&signature=%C3%B2")
+        response = client.get(
+            "/downloads/a/b.zip?expires=9999999999&filename=b.zip&signature=%C3%B2"
+        )
     assert response.status_code == 403, response.text
 
 
@@ -83,3 +85,19 @@ def test_no_way_in_gets_past_the_caps(api_client, owner_key, change):
     response = api_client.post("/condense", json=body, headers=auth(owner_key))
     assert response.status_code == 422, response.text
     assert "at most" in response.text or "less than or equal" in response.text
+
+
+def test_a_json_body_is_not_read_before_the_key_is_checked(api_client):
+    # Without the early check FastAPI parsed the body first and answered this with 422.
+    response = api_client.post("/condense", content=b"{not json", headers=JSON)
+    assert response.status_code == 401, response.text
+    wrong = {"Authorization": "Bearer idc_nope_nope"} | JSON
+    assert api_client.post("/condense", content=b"{not json", headers=wrong).status_code == 401
+
+
+def test_json_bodies_are_bounded(api_client, owner_key, api_settings):
+    padding = "x" * (api_settings.json_max_bytes + 1)
+    body = {"dataset_id": "d", "method": "random", "settings": {"note": padding}}
+    response = api_client.post("/condense", json=body, headers=auth(owner_key))
+    assert response.status_code == 413, response.text[:300]
+    assert len(response.content) < 1000
