@@ -7,8 +7,6 @@ cases are drawn here with Hypothesis from `operation.as_strategy()`.)
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -39,7 +37,6 @@ def _check_operation(operation, mode: GenerationMode, headers: dict[str, str]) -
 
     key = (operation.method.upper(), operation.path)
     excluded = [positive_data_acceptance] if key in BEYOND_THE_SCHEMA else []
-    started = time.monotonic()
     try:
         run()
     except Unsatisfiable:
@@ -47,8 +44,6 @@ def _check_operation(operation, mode: GenerationMode, headers: dict[str, str]) -
         return None
     except (Exception, BaseExceptionGroup) as error:  # reported with its operation, below
         return f"{operation.method.upper()} {operation.path} ({mode.value}): {error}"
-    finally:
-        print(f"{key} {mode.value}: {time.monotonic() - started:.1f}s")
     return None
 
 
