@@ -44,6 +44,13 @@ class Settings(BaseSettings):
         "", description="base URL clients reach the API at; empty = http://api_host:api_port"
     )
 
+    db_pool_size: int = Field(
+        20, ge=1, le=1000, description="database connections of the API: requests served at once"
+    )
+    db_wait_s: float = Field(
+        10.0, gt=0, le=300, description="a request waits this long for one, then answers 503"
+    )
+
     storage_backend: Literal["local", "s3"] = Field("local", description="where files live")
     storage_dir: Path | None = Field(
         None, description="local backend root; empty = data_dir/storage"
@@ -56,6 +63,9 @@ class Settings(BaseSettings):
     s3_access_key_id: str | None = Field(None, description="S3 access key")
     s3_secret_access_key: str | None = Field(None, description="S3 secret key")
     s3_region: str = Field("us-east-1", description="S3 region used for signing")
+    storage_retry_s: float = Field(
+        60.0, ge=0, le=3600, description="S3 operations retry transient errors for this long"
+    )
     s3_create_bucket: bool = Field(False, description="create the bucket at start if missing")
     download_url_ttl_s: int = Field(3600, ge=1, le=7 * 24 * 3600, description="signed URL life")
 
@@ -65,6 +75,9 @@ class Settings(BaseSettings):
     image_max_bytes: int = Field(256 * MiB, ge=1, description="largest image file")
     archive_max_ratio: float = Field(
         100.0, gt=1, description="largest uncompressed/compressed size ratio (bomb guard)"
+    )
+    json_max_bytes: int = Field(
+        1 * MiB, ge=1024, description="largest body of a JSON request (POST /condense and others)"
     )
     teacher_max_bytes: int = Field(2 * GiB, ge=1, description="largest teacher checkpoint")
 

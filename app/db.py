@@ -6,8 +6,9 @@ process can write to the same file; Postgres connections are checked before use.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -22,16 +23,59 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; for SQLite, creates the file's folder and sets the pragmas."""
+def make_engine(url: str, pool_size: int = 5, max_overflow: int = 10) -> Engine:
+    """An engine for `url` with a pool of `pool_size` (+ `max_overflow`) connections; for SQLite,
+    creates the file's folder and sets the pragmas."""
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        else:
+            pool = {}  # an in-memory database lives in one connection, not a pool
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **pool
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **pool)
+
+
+class DatabaseBusy(RuntimeError):
+    """Every database slot of the API stayed taken for longer than a request may wait."""
+
+
+class SessionGate:
+    """Lets at most `slots` requests hold a database session at once, the others wait their turn
+    on the event loop for up to `wait_s` seconds (then DatabaseBusy, which the API answers 503).
+
+    With `slots` no larger than the engine's pool, a session never waits for a connection inside a
+    worker thread. Without the gate, threads blocked on an empty pool can take every thread of the
+    threadpool while the requests that hold the connections wait for a thread to finish in: the
+    API locks up until the pool's timeout and answers 500.
+    """
+
+    def __init__(self, slots: int, wait_s: float) -> None:
+        self.slots = slots
+        self.wait_s = wait_s
+        self._semaphore = asyncio.Semaphore(slots)
+
+    def reset(self) -> None:
+        """A fresh semaphore for a new event loop (asyncio primitives belong to one loop)."""
+        self._semaphore = asyncio.Semaphore(self.slots)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        try:
+            await asyncio.wait_for(self._semaphore.acquire(), self.wait_s)
+        except TimeoutError as error:
+            raise DatabaseBusy(
+                f"all {self.slots} database slots stayed busy for {self.wait_s:g}s"
+            ) from error
+        try:
+            yield
+        finally:
+            self._semaphore.release()
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

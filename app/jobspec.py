@@ -13,16 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app import caps
 from idc_core.spec import CondenseJob, TeacherTraining
-
-# What one job may ask of the service (beyond the library's own rules).
-MAX_IDC_ITERATIONS = 1_000_000
-MAX_PATCH_SIZE = 2048
-MAX_TEACHER_ITERATIONS = 2_000_000
-MAX_TEACHER_BATCH = 1024
-MAX_TEACHER_PATCH_SIZE = 1024
-MAX_TEACHER_LR = 1.0
-MAX_SHARD_SIZE = 10_000
 
 
 class CheckpointTeacher(BaseModel):
@@ -31,7 +23,7 @@ class CheckpointTeacher(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     mode: Literal["checkpoint"] = "checkpoint"
-    teacher_id: str
+    teacher_id: str = Field(min_length=1, max_length=36)
 
 
 class TrainedTeacher(BaseModel):
@@ -55,7 +47,7 @@ class JobSpec(BaseModel):
     dataset_id: str
     job: CondenseJob = Field(description="what idc_core condenses (the device is the worker's)")
     teacher: TeacherSource | None = None
-    shard_size: int = Field(ge=1, le=MAX_SHARD_SIZE, description="images per IDC shard task")
+    shard_size: int = Field(ge=1, le=caps.MAX_SHARD_SIZE, description="images per IDC shard task")
 
     @model_validator(mode="after")
     def _check(self) -> JobSpec:
@@ -70,22 +62,22 @@ class JobSpec(BaseModel):
         return self
 
     def _within_service_limits(self) -> None:
-        """The service's caps on one job, all in one place."""
-        caps: list[tuple[str, float, float]] = [
-            ("settings.iterations", self.job.idc_settings().iterations, MAX_IDC_ITERATIONS),
-            ("patch.patch_size", self.job.patch.patch_size, MAX_PATCH_SIZE),
-            ("patch.step", self.job.patch.step, MAX_PATCH_SIZE),
+        """The service's caps (app/caps.py) on one job, whichever field a value came in by."""
+        caps.check_overrides(self.job.idc_settings().model_dump())
+        limits: list[tuple[str, float, float]] = [
+            ("patch.patch_size", self.job.patch.patch_size, caps.MAX_PATCH),
+            ("patch.step", self.job.patch.step, caps.MAX_PATCH),
         ]
         if isinstance(self.teacher, TrainedTeacher):
             training = self.teacher.training
-            caps += [
-                ("teacher.iterations", training.recipe.iterations, MAX_TEACHER_ITERATIONS),
-                ("teacher.batch_size", training.recipe.batch_size, MAX_TEACHER_BATCH),
-                ("teacher.lr", training.recipe.lr, MAX_TEACHER_LR),
-                ("teacher.patch_size", training.patch.patch_size, MAX_TEACHER_PATCH_SIZE),
-                ("teacher.step", training.patch.step, MAX_TEACHER_PATCH_SIZE),
+            limits += [
+                ("teacher.iterations", training.recipe.iterations, caps.MAX_TEACHER_ITERATIONS),
+                ("teacher.batch_size", training.recipe.batch_size, caps.MAX_TEACHER_BATCH),
+                ("teacher.lr", training.recipe.lr, caps.MAX_TEACHER_LR),
+                ("teacher.patch_size", training.patch.patch_size, caps.MAX_TEACHER_PATCH),
+                ("teacher.step", training.patch.step, caps.MAX_TEACHER_PATCH),
             ]
-        for name, value, cap in caps:
+        for name, value, cap in limits:
             if value > cap:
                 raise ValueError(f"{name} is {value}; this service allows at most {cap}")
 

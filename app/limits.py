@@ -1,5 +1,5 @@
 """Refuses request bodies above a size limit while they stream in (413), before the multipart
-parser has spooled a huge upload to disk."""
+parser has spooled a huge upload to disk or the JSON parser has read a huge body."""
 
 from __future__ import annotations
 
@@ -13,18 +13,20 @@ _FRAMING_SLACK = 1024 * 1024
 
 
 class BodySizeLimit:
-    """`limits` maps a POST path to the largest body it accepts."""
+    """`limits` maps an upload path to the largest body it accepts (plus multipart framing);
+    every other request's body, JSON, may have `default` bytes."""
 
-    def __init__(self, app: ASGIApp, limits: dict[str, int]) -> None:
+    def __init__(self, app: ASGIApp, limits: dict[str, int], default: int) -> None:
         self.app = app
         self.limits = limits
+        self.default = default
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limit = self.limits.get(scope.get("path", "")) if scope["type"] == "http" else None
-        if limit is None or scope["method"] != "POST":
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit += _FRAMING_SLACK
+        upload_limit = self.limits.get(scope.get("path", ""))
+        limit = self.default if upload_limit is None else upload_limit + _FRAMING_SLACK
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await _refuse(send, limit)

@@ -67,7 +67,7 @@ class TeacherOut(BaseModel):
 
 
 class PatchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     patch_size: int = Field(256, description="HR patch side, a multiple of the scale (paper: 256)")
     step: int = Field(128, description="stride between HR patches (paper: 128)")
@@ -77,7 +77,7 @@ class TrainTeacherRequest(BaseModel):
     """Train a teacher on the dataset's own patches as stage 1 of the job, with one of the
     library's recipes (`teacher-cpu` by default); the fields set here override it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     mode: Literal["train"] = "train"
     arch: Arch = "edsr-tiny"
@@ -112,6 +112,7 @@ class CondenseRequest(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        allow_inf_nan=False,
         json_schema_extra={
             "examples": [
                 {
@@ -135,7 +136,7 @@ class CondenseRequest(BaseModel):
         },
     )
 
-    dataset_id: str
+    dataset_id: str = Field(min_length=1, max_length=36)
     method: Method = Field("idc", description="idc, or a selection baseline")
     ratio: float = Field(0.1, description="share of the patches kept, in (0, 1] (paper: 0.1)")
     scale: Scale = 4

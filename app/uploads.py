@@ -15,6 +15,8 @@ import lzma
 import re
 import stat
 import tarfile
+import threading
+import unicodedata
 import warnings
 import zipfile
 import zlib
@@ -25,6 +27,7 @@ from typing import BinaryIO
 
 from PIL import Image, UnidentifiedImageError
 
+from app.png_check import PngDamaged, check_png
 from app.storage import Storage
 from idc_core.data.images import IMAGE_EXTENSIONS
 
@@ -52,12 +55,37 @@ class ArchiveError(ValueError):
         self.status_code = status_code
 
 
+class PixelBudget:
+    """Pixels that may be decoded at once in this process, shared by every upload: a decoded RGB
+    image costs 3 bytes a pixel (an 8000 x 8000 PNG of 186 KB takes 192 MB), so concurrent
+    uploads of large images take turns instead of adding up."""
+
+    def __init__(self, pixels: int) -> None:
+        self.pixels = pixels
+        self._used = 0
+        self._changed = threading.Condition()
+
+    def acquire(self, pixels: int) -> int:
+        """Wait until `pixels` (at most the whole budget) fit; returns what was taken."""
+        pixels = min(pixels, self.pixels)
+        with self._changed:
+            self._changed.wait_for(lambda: self._used + pixels <= self.pixels)
+            self._used += pixels
+        return pixels
+
+    def release(self, pixels: int) -> None:
+        with self._changed:
+            self._used -= pixels
+            self._changed.notify_all()
+
+
 @dataclass(frozen=True)
 class UploadLimits:
     max_images: int
     max_pixels: int
     max_image_bytes: int
     max_ratio: float
+    decode_budget: PixelBudget
 
 
 @dataclass(frozen=True)
@@ -147,31 +175,57 @@ def _read_limited(stream: BinaryIO, limit: int, name: str) -> bytes:
     return data
 
 
+def _too_many_pixels(name: str, limits: UploadLimits, size: str = "") -> ArchiveError:
+    return ArchiveError(
+        f"member {name!r} has {size or 'more'} pixels, more than the limit of "
+        f"{limits.max_pixels} (IDC_IMAGE_MAX_PIXELS)",
+        413,
+    )
+
+
 def _check_image(data: bytes, name: str, limits: UploadLimits) -> tuple[int, int]:
-    """Decode the whole image (catching truncation); returns (width, height)."""
+    """Check that the image is whole; returns (width, height). The size comes from the header,
+    before anything is decoded; a PNG is then checked without decoding its pixels (app.png_check),
+    other formats are decoded whole within the process's pixel budget."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 width, height = image.size
                 if width * height > limits.max_pixels:
-                    raise ArchiveError(
-                        f"member {name!r} has {width}x{height} pixels, more than the "
-                        f"limit of {limits.max_pixels}",
-                        413,
-                    )
-                image.load()
+                    raise _too_many_pixels(name, limits, f"{width}x{height}")
+                if image.format == "PNG":
+                    check_png(data)
+                else:
+                    taken = limits.decode_budget.acquire(width * height)
+                    try:
+                        image.load()
+                    finally:
+                        limits.decode_budget.release(taken)
     except ArchiveError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as error:
+    except PngDamaged as error:
+        raise ArchiveError(f"member {name!r} is not a decodable image ({error})") from error
+    except UnidentifiedImageError as error:
+        raise ArchiveError(
+            f"member {name!r} is not a decodable image (not a format Pillow reads)"
+        ) from error
+    except (OSError, ValueError, SyntaxError) as error:
         raise ArchiveError(f"member {name!r} is not a decodable image ({error})") from error
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise ArchiveError(f"member {name!r} is refused: {error}", 413) from error
+        # Pillow's own guard (89.5 Mpx) met before ours could read the size.
+        raise _too_many_pixels(name, limits) from error
     return width, height
 
 
 def _safe_name(stem: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]", "_", stem)
+    """The stem with only [A-Za-z0-9._-]. A non-ASCII stem is transliterated where it can be
+    (`café` -> `cafe`) and gets a digest of the original, so `фото` and `кадр` stay apart."""
+    if stem.isascii():
+        return re.sub(r"[^A-Za-z0-9._-]", "_", stem)
+    ascii_stem = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode()
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", ascii_stem).strip("_") or "image"
+    return f"{safe}-{hashlib.sha256(stem.encode()).hexdigest()[:8]}"
 
 
 def store_archive(
@@ -223,6 +277,13 @@ def _store(
     seen: dict[str, str] = {}
     expanded = 0
     for member in members:
+        # Counted before anything is skipped: a skipped member is still decompressed to pass it.
+        expanded += member.size
+        if expanded > _RATIO_FLOOR_ARCHIVE and expanded > limits.max_ratio * archive_size:
+            raise ArchiveError(
+                f"the archive expands more than {limits.max_ratio:.0f} times its size: "
+                "refused as a decompression bomb"
+            )
         path = _member_path(member.name)
         if path is None:
             continue
@@ -238,12 +299,6 @@ def _store(
             raise ArchiveError(
                 f"member {member.name!r} is larger than the {limits.max_image_bytes}-byte limit",
                 413,
-            )
-        expanded += member.size
-        if expanded > _RATIO_FLOOR_ARCHIVE and expanded > limits.max_ratio * archive_size:
-            raise ArchiveError(
-                f"the archive expands more than {limits.max_ratio:.0f} times its size: "
-                "refused as a decompression bomb"
             )
         name = _safe_name(path.stem)
         if name in seen:

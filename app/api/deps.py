@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, TypeVar
 
+import anyio
 from celery import Celery
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from app.api.early_auth import OWNER_STATE
 from app.config import Settings
 from app.security import authenticate
 from app.storage import Storage
@@ -22,9 +26,44 @@ def get_settings_dep(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with request.app.state.sessionmaker() as session:
-        yield session
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A session inside one of the API's database slots (see app.db.SessionGate); closed in a
+    thread once the request is done, even when the client has gone away."""
+    async with request.app.state.session_gate.slot():
+        session = request.app.state.sessionmaker()
+        try:
+            yield session
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(session.close)
+
+
+def _query_names(dependant: Dependant) -> frozenset[str]:
+    names = {field.alias for field in dependant.query_params}
+    for child in dependant.dependencies:
+        names |= _query_names(child)
+    return frozenset(names)
+
+
+async def reject_unknown_query(request: Request) -> None:
+    """422 for a query parameter the route does not take, so a misspelt filter (`?stauts=`)
+    is not silently ignored. An app-wide dependency; async, so it costs no thread hop."""
+    route = request.scope.get("route")
+    if route is None or not hasattr(route, "dependant"):
+        return
+    unknown = [name for name in request.query_params if name not in _query_names(route.dependant)]
+    if unknown:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "extra_forbidden",
+                    "loc": ("query", name),
+                    "msg": "unknown query parameter",
+                    "input": request.query_params[name],
+                }
+                for name in unknown
+            ]
+        )
 
 
 def get_storage(request: Request) -> Storage:
@@ -42,11 +81,15 @@ QueueDep = Annotated[Celery, Depends(get_queue)]
 
 
 def get_current_owner(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> str:
-    """The owner of the request's API key; 401 when it is missing, unknown or revoked."""
-    owner = authenticate(session, credentials.credentials) if credentials else None
+    """The owner of the request's API key; 401 when it is missing, unknown or revoked. A request
+    with a body had its key checked before the body was read (app.api.early_auth)."""
+    owner = getattr(request.state, OWNER_STATE, None)
+    if owner is None and credentials:
+        owner = authenticate(session, credentials.credentials)
     if owner is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -69,6 +112,8 @@ OwnedRow = TypeVar("OwnedRow")
 
 def get_owned(session: Session, model: type[OwnedRow], owner: str, row_id: str) -> OwnedRow:
     """The row of `model` with this id if `owner` owns it; otherwise the 404 of `not_found`."""
+    if len(row_id) > 36 or "\x00" in row_id:  # no id looks so; Postgres refuses NUL in text
+        raise not_found(model.__name__.lower(), row_id[:36])
     row = session.get(model, row_id)
     if row is None or getattr(row, "owner", None) != owner:
         raise not_found(model.__name__.lower(), row_id)

@@ -19,6 +19,7 @@ def make_storage(settings: Settings) -> Storage:
             secret_access_key=settings.s3_secret_access_key,
             region=settings.s3_region,
             public_endpoint_url=settings.s3_public_endpoint_url,
+            retry_s=settings.storage_retry_s,
         )
         if settings.s3_create_bucket:
             storage.ensure_bucket()

@@ -33,7 +33,8 @@ def sign(secret: str, key: str, expires: int, filename: str) -> str:
 def verify(secret: str, key: str, expires: int, filename: str, signature: str) -> None:
     """Raise SignatureError unless `signature` is ours for these values and not expired."""
     expected = sign(secret, key, expires, filename)
-    if not hmac.compare_digest(expected, signature):
+    # Bytes, since compare_digest refuses str with non-ASCII characters (a 500 before).
+    if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
         raise SignatureError("the download link's signature is invalid")
     if time.time() > expires:
         raise SignatureError("the download link has expired")

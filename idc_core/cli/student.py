@@ -30,7 +30,7 @@ from idc_core.cli.teacher import (
 from idc_core.data.paired import read_pairs
 from idc_core.device import resolve_device
 from idc_core.evaluation.evaluate import make_validator
-from idc_core.evaluation.metrics import DEFAULT_CONVENTION
+from idc_core.evaluation.metrics import DEFAULT_CONVENTION, check_convention
 from idc_core.models.registry import build_model
 from idc_core.spec import get_recipe
 from idc_core.training.loop import train_sr_model
@@ -73,7 +73,9 @@ def train_student(
         pairs = read_pairs(data, prefer_float=float_lr)
         scale = infer_scale(pairs.hr.shape[1], pairs.lr.shape[1])
         validate = (
-            make_validator(val_folder, scale, torch_device, convention) if val_folder else None
+            make_validator(val_folder, scale, torch_device, check_convention(convention))
+            if val_folder
+            else None
         )
         torch.manual_seed(seed)
         model = build_model(arch, scale)

@@ -19,7 +19,7 @@ from idc_core.data.images import list_images
 from idc_core.data.patches import PatchSettings
 from idc_core.device import resolve_device
 from idc_core.evaluation.evaluate import make_validator
-from idc_core.evaluation.metrics import DEFAULT_CONVENTION
+from idc_core.evaluation.metrics import DEFAULT_CONVENTION, check_convention
 from idc_core.spec import get_recipe
 from idc_core.training.teacher import train_teacher
 
@@ -72,7 +72,9 @@ def train(
         torch_device = resolve_device(device)
         paths = list_images(images)
         validate = (
-            make_validator(val_folder, scale, torch_device, convention) if val_folder else None
+            make_validator(val_folder, scale, torch_device, check_convention(convention))
+            if val_folder
+            else None
         )
         console.print(f"teacher {arch} x{scale} on {len(paths)} images, {torch_device}")
         model, history = train_teacher(

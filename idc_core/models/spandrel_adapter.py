@@ -143,7 +143,7 @@ def _no_unshuffle(_net: nn.Module) -> int:
 
 
 def _fdat_unshuffle(net: nn.Module) -> int:
-    return int(net.pad) if isinstance(net.conv_first, nn.Sequential) else 1
+    return int(getattr(net, "pad")) if isinstance(net.conv_first, nn.Sequential) else 1  # noqa: B009 - an int attribute mypy types as Tensor | Module
 
 
 # spandrel arch id -> (name of the module whose input is the feature map, pixel-unshuffle factor).

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings
-from tests.conftest_service import make_settings, new_api_key
+from tests.conftest_service import (
+    free_port_block,
+    make_settings,
+    new_api_key,
+    settings_env,
+    stop_process,
+    subprocess_env,
+    wait_for,
+)
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +58,44 @@ def local_settings(tmp_path) -> Settings:
     settings.ensure_local_dirs()
     upgrade(settings.sqlalchemy_url)
     return settings
+
+
+@dataclass(frozen=True)
+class ApiServer:
+    url: str
+    log_path: Path
+
+
+@pytest.fixture(scope="module")
+def api_server(api_settings: Settings, tmp_path_factory) -> Iterator[ApiServer]:
+    """The API as deployed: `idc-service serve` (uvicorn) in its own process, on the stack's
+    Postgres and S3 server, with the idle queue of `api_settings`."""
+    folder = tmp_path_factory.mktemp("api-server")
+    port = free_port_block(1)
+    env = subprocess_env(settings_env(api_settings) | {"PYTHONUNBUFFERED": "1"})
+    log_path = folder / "api.log"
+    log = open(log_path, "wb")  # noqa: SIM115 - lives as long as the server
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app.cli", "serve", "--no-migrate", "--port", str(port)],
+        cwd=folder,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def ready() -> bool:
+        if process.poll() is not None:
+            pytest.fail(f"the API exited:\n{log_path.read_text()[-3000:]}")
+        try:
+            return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    try:
+        wait_for(ready, 60, "the API server")
+        yield ApiServer(url, log_path)
+    finally:
+        stop_process(process)
+        log.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, HTTPException, Response, UploadFile, status
+from fastapi import APIRouter, File, Form, HTTPException, Request, Response, UploadFile, status
 from sqlalchemy import select
 
 from app import keys
@@ -39,6 +39,7 @@ def _detail(dataset: Dataset) -> DatasetDetail:
     responses={413: {"description": "too large"}, 422: {"description": "bad archive"}},
 )
 def upload_dataset(
+    request: Request,
     owner: CurrentOwner,
     session: SessionDep,
     storage: StorageDep,
@@ -59,6 +60,7 @@ def upload_dataset(
         max_pixels=settings.image_max_pixels,
         max_image_bytes=settings.image_max_bytes,
         max_ratio=settings.archive_max_ratio,
+        decode_budget=request.app.state.decode_budget,
     )
     dataset_id = new_id()
     prefix = keys.dataset_prefix(dataset_id)

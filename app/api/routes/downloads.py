@@ -19,7 +19,10 @@ router = APIRouter(tags=["downloads"])
 @router.get(
     DOWNLOAD_ROUTE + "/{key:path}",
     response_class=FileResponse,
-    responses={403: {"description": "signature invalid or expired"}},
+    responses={
+        403: {"description": "signature invalid or expired"},
+        404: {"description": "the file is gone, or the S3 backend serves downloads"},
+    },
 )
 def download(
     storage: StorageDep,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
@@ -21,7 +20,7 @@ from app.api.deps import (
     StorageDep,
     get_owned,
 )
-from app.api.pagination import Limit, Offset, paginate
+from app.api.pagination import IsoDatetime, Limit, Offset, paginate
 from app.config import Settings
 from app.jobspec import CheckpointTeacher, JobSpec
 from app.metrics import JOBS_SUBMITTED
@@ -202,7 +201,9 @@ def list_jobs(
     status_filter: Annotated[JobStatus | None, Query(alias="status")] = None,
     method: Annotated[str | None, Query(max_length=20)] = None,
     dataset_id: Annotated[str | None, Query(max_length=36)] = None,
-    created_after: Annotated[datetime | None, Query()] = None,
+    created_after: Annotated[
+        IsoDatetime | None, Query(description="ISO 8601; without a zone, UTC")
+    ] = None,
     limit: Limit = 20,
     offset: Offset = 0,
 ) -> Page[JobOut]:
