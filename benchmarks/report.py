@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from idc_core.evaluation.metrics import DEFAULT_CONVENTION
+
 
 def mean_and_sd(values: Sequence[float]) -> tuple[float, float]:
     """Mean and sample standard deviation over seeds (NaN for a single seed: no spread known)."""
@@ -34,8 +36,9 @@ def markdown_table(rows: dict[str, list[dict]], test_names: Sequence[str], title
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
-        "Mean ± sample standard deviation over student seeds. PSNR (dB) and SSIM on the Y",
-        "channel, `scale` pixels cropped at every border.",
+        "Mean ± sample standard deviation over student seeds. PSNR (dB) and SSIM in the",
+        f"{DEFAULT_CONVENTION} convention (idc_core.evaluation.metrics), `scale` pixels cropped",
+        "at every border.",
     ]
     return "\n".join(lines) + "\n"
 

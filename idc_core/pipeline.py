@@ -27,7 +27,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from idc_core import __version__
+from idc_core import __version__, progress
 from idc_core.data.images import ImageReadError
 from idc_core.data.paired import (
     HR_DIR,
@@ -39,7 +39,13 @@ from idc_core.data.paired import (
 )
 from idc_core.data.patches import ImageTooSmallError, Instance, load_instance
 from idc_core.device import resolve_device
-from idc_core.manifest import sources_digest, weights_sha256
+from idc_core.manifest import (
+    describe_device,
+    run_environment,
+    sources_digest,
+    weights_sha256,
+    write_checksums,
+)
 from idc_core.method.condense import CondenseCancelled, condense_group
 from idc_core.method.settings import IDCSettings
 from idc_core.pipeline_job import CondenseJob, InstanceRecord, ProgressEvent
@@ -181,6 +187,12 @@ class _Run:
     emit: ProgressCallback
     stop: Callable[[], bool]
 
+    def _compute(self, bf16: bool) -> dict[str, Any]:
+        """Where and in which precision the teacher ran for an instance (for the manifest)."""
+        autocast = bf16 and self.device.type == "cuda" and self.teacher is not None
+        dtype = "bfloat16 autocast" if autocast else "float32"
+        return {"compute": {**describe_device(self.device), "teacher_dtype": dtype}}
+
     def _skip_or_start(self, index: int, name: str) -> InstanceRecord | None:
         """The record of a finished instance, or None after preparing to (re)do it."""
         if name in self.done:
@@ -261,7 +273,7 @@ class _Run:
                 stems=[f"{name}_{j:04d}" for j in range(len(result.lr))],
                 seconds=seconds_each,
                 job_fingerprint=self.fingerprint,
-                stats=result.stats,
+                stats={**result.stats, **self._compute(settings.bf16)},
             )
             lr_float = result.lr.transpose(0, 2, 3, 1) if job.save_float_lr else None
             lr_uint8, hr_uint8 = _to_uint8_nhwc(result.lr), _to_uint8_nhwc(result.hr)
@@ -274,7 +286,11 @@ class _Run:
         from idc_core.baselines import select_indices
 
         job, records = self.job, []
-        instances: list[Instance] = [load_instance(path, job.patch) for path in self.paths]
+        instances: list[Instance] = []
+        with progress.task("loading images", len(self.paths), "images") as task:
+            for path in self.paths:
+                instances.append(load_instance(path, job.patch))
+                task.advance()
         self.emit(ProgressEvent("selecting", job.method, 0, len(self.paths)))
         started = time.perf_counter()
         picks = select_indices(
@@ -294,7 +310,7 @@ class _Run:
                     stems=[f"{instance.name}_{int(i):04d}" for i in kept],
                     seconds=seconds_each,
                     job_fingerprint=self.fingerprint,
-                    stats={"kept_indices": [int(i) for i in kept]},
+                    stats={"kept_indices": [int(i) for i in kept], **self._compute(False)},
                 )
                 lr = instance.lr[kept]
                 lr_float = lr.astype(np.float32) / 255.0 if job.save_float_lr else None
@@ -346,6 +362,7 @@ def finalize_dataset(
         )
     n_pairs = write_meta_info(out)
     n_real = sum(record.n_real for record in records)
+    compute = {json.dumps(r.stats.get("compute"), sort_keys=True) for r in records}
     manifest = {
         "format": "idc-condensed-dataset",
         "format_version": 1,
@@ -355,7 +372,10 @@ def finalize_dataset(
         "job": job.model_dump(),
         "settings": job.idc_settings().model_dump() if job.method == "idc" else None,
         "teacher": teacher_info,
+        "environment": run_environment(),
+        "compute": [json.loads(entry) for entry in sorted(compute)],  # one entry per device used
         "sources": sources_digest(paths),
+        "outputs": write_checksums(out),
         "pairs": n_pairs,
         "real_pairs": n_real,
         "effective_ratio": n_pairs / n_real,

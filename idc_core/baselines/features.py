@@ -5,6 +5,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import torch
 
+from idc_core import progress
 from idc_core.models.base import SRModel
 
 
@@ -13,11 +14,12 @@ def _feature_maps(
 ) -> Iterator[torch.Tensor]:
     """Yield the teacher's feature maps (B x c x h x w) for `lr` (uint8 N x p x p x 3), batched."""
     teacher.eval()
-    with torch.no_grad():
+    with torch.no_grad(), progress.task("teacher features", len(lr), "patches") as task:
         for start in range(0, len(lr), batch_size):
             batch = torch.from_numpy(np.ascontiguousarray(lr[start : start + batch_size]))
             batch = batch.to(device).permute(0, 3, 1, 2).float().div_(255.0)
             yield teacher.extract_features(batch)
+            task.advance(len(batch))
 
 
 def _stack(

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from idc_core import progress
+
 
 def select_herding(features: np.ndarray, n: int) -> np.ndarray:
     """Pick `n` rows of `features` (N x D) greedily so that the running mean of the picks stays
@@ -22,13 +24,15 @@ def select_herding(features: np.ndarray, n: int) -> np.ndarray:
     available = np.ones(n_total, dtype=bool)
     picked_sum = np.zeros_like(mean)
     picks = np.empty(n, dtype=np.int64)
-    for t in range(n):
-        target = (t + 1) * mean - picked_sum
-        # ||target - x||^2 without the constant ||target||^2.
-        cost = squared_norms - 2.0 * (x @ target)
-        cost[~available] = np.inf
-        best = int(np.argmin(cost))
-        picks[t] = best
-        available[best] = False
-        picked_sum += x[best]
+    with progress.task("herding", n, "picks") as task:
+        for t in range(n):
+            target = (t + 1) * mean - picked_sum
+            # ||target - x||^2 without the constant ||target||^2.
+            cost = squared_norms - 2.0 * (x @ target)
+            cost[~available] = np.inf
+            best = int(np.argmin(cost))
+            picks[t] = best
+            available[best] = False
+            picked_sum += x[best]
+            task.advance()
     return picks

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from idc_core import progress
+
 
 def _squared_distances(x: np.ndarray, center: np.ndarray, chunk_size: int) -> np.ndarray:
     """Squared Euclidean distance of every row of `x` to `center`, `chunk_size` rows at a time so
@@ -31,8 +33,11 @@ def select_kcenter(features: np.ndarray, n: int, seed: int, chunk_size: int = 16
     picks[0] = np.random.default_rng(seed).integers(n_total)
     nearest = _squared_distances(x, x[picks[0]], chunk_size)
     nearest[picks[0]] = -1.0  # never pick a row twice, even among exact duplicates
-    for t in range(1, n):
-        picks[t] = int(np.argmax(nearest))
-        np.minimum(nearest, _squared_distances(x, x[picks[t]], chunk_size), out=nearest)
-        nearest[picks[t]] = -1.0
+    with progress.task("k-center", n, "picks") as task:
+        task.advance()
+        for t in range(1, n):
+            picks[t] = int(np.argmax(nearest))
+            np.minimum(nearest, _squared_distances(x, x[picks[t]], chunk_size), out=nearest)
+            nearest[picks[t]] = -1.0
+            task.advance()
     return picks

@@ -1,5 +1,5 @@
-"""What every `idc` command shares: turning expected errors into a message and exit code 1, and
-a progress bar for training."""
+"""What every `idc` command shares: turning expected errors into a message and exit code 1, the
+metric-convention option, and saving trained models."""
 
 from __future__ import annotations
 
@@ -7,19 +7,27 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from idc_core.evaluation.metrics import CONVENTIONS, DEFAULT_CONVENTION
 from idc_core.models.base import SRModel
 from idc_core.models.checkpoint import save_model
-from idc_core.training.loop import TrainHistory, TrainProgress
+from idc_core.training.loop import TrainHistory
 from idc_core.training.recipe import TrainRecipe
 
 console = Console()
 error_console = Console(stderr=True)
+
+ConventionOption = Annotated[
+    str,
+    typer.Option(
+        help=f"PSNR/SSIM convention: {' or '.join(CONVENTIONS)} (default {DEFAULT_CONVENTION}: "
+        "as the published tables; basicsr: as BasicSR's calculate_psnr/ssim)"
+    ),
+]
 
 
 @contextmanager
@@ -28,27 +36,10 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except (ValueError, OSError) as error:  # pydantic's ValidationError is a ValueError
-        error_console.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+        error_console.print(
+            f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True
+        )
         raise typer.Exit(1) from error
-
-
-@contextmanager
-def training_progress(description: str, total: int) -> Iterator[Any]:
-    """A rich bar with the current loss; yields the `on_progress` callback for train_sr_model."""
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]:.4f}"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=error_console, transient=False) as progress:
-        task = progress.add_task(description, total=total, loss=float("nan"))
-
-        def on_progress(event: TrainProgress) -> None:
-            progress.update(task, completed=event.iteration, loss=event.loss)
-
-        yield on_progress
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -68,11 +59,19 @@ def check_model_path(path: Path) -> None:
         raise ValueError(f"--out must end in .safetensors, got {path}")
 
 
-def save_trained(model: SRModel, out: Path, recipe: TrainRecipe, history: TrainHistory) -> None:
-    """Write the model, its `.json` description and `<stem>.history.json`; report them."""
+def save_trained(
+    model: SRModel,
+    out: Path,
+    recipe: TrainRecipe,
+    history: TrainHistory,
+    convention: str | None = None,
+) -> None:
+    """Write the model, its `.json` description and `<stem>.history.json` (with the metric
+    convention of its validations); report them."""
     save_model(model, out)
-    write_json(history_path(out), {"recipe": recipe.model_dump(), **history.to_dict()})
+    record = {"recipe": recipe.model_dump(), "validation_convention": convention}
+    write_json(history_path(out), {**record, **history.to_dict()})
     console.print(f"saved {out} ({history.seconds:.1f} s, final loss {history.losses[-1]:.4f})")
     for row in history.validations:
         metrics = ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "iteration")
-        console.print(f"  validation at step {row['iteration']}: {metrics}")
+        console.print(f"  validation at step {row['iteration']} ({convention}): {metrics}")

@@ -8,11 +8,12 @@ from typing import Annotated
 import torch
 import typer
 
+from idc_core import progress
 from idc_core.cli.common import (
+    ConventionOption,
     check_model_path,
     console,
     save_trained,
-    training_progress,
     user_errors,
 )
 from idc_core.cli.teacher import (
@@ -29,6 +30,7 @@ from idc_core.cli.teacher import (
 from idc_core.data.paired import read_pairs
 from idc_core.device import resolve_device
 from idc_core.evaluation.evaluate import make_validator
+from idc_core.evaluation.metrics import DEFAULT_CONVENTION
 from idc_core.models.registry import build_model
 from idc_core.training.loop import train_sr_model
 from idc_core.training.recipe import get_recipe
@@ -54,9 +56,10 @@ def train_student(
     float_lr: Annotated[bool, typer.Option(help="use LR_float/*.npy when present")] = True,
     val_folder: ValFolder = None,
     val_every: ValEvery = None,
+    convention: ConventionOption = DEFAULT_CONVENTION,
 ) -> None:
     """Train a student from scratch on --data; the scale comes from the patch sizes."""
-    with user_errors():
+    with user_errors(), progress.report_to():
         check_model_path(out)
         settings = get_recipe(
             recipe,
@@ -69,15 +72,18 @@ def train_student(
         torch_device = resolve_device(device)
         pairs = read_pairs(data, prefer_float=float_lr)
         scale = infer_scale(pairs.hr.shape[1], pairs.lr.shape[1])
-        validate = make_validator(val_folder, scale, torch_device) if val_folder else None
+        validate = (
+            make_validator(val_folder, scale, torch_device, convention) if val_folder else None
+        )
         torch.manual_seed(seed)
         model = build_model(arch, scale)
         console.print(
             f"student {arch} x{scale} on {len(pairs)} pairs ({pairs.lr.dtype} LR), {torch_device}"
         )
-        with training_progress("student", settings.iterations) as on_progress:
-            history = train_sr_model(model, pairs, settings, torch_device, on_progress, validate)
-        save_trained(model, out, settings, history)
+        history = train_sr_model(
+            model, pairs, settings, torch_device, validate=validate, description="student"
+        )
+        save_trained(model, out, settings, history, convention if val_folder else None)
 
 
 def register(app: typer.Typer) -> None:

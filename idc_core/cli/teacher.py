@@ -7,17 +7,19 @@ from typing import Annotated
 
 import typer
 
+from idc_core import progress
 from idc_core.cli.common import (
+    ConventionOption,
     check_model_path,
     console,
     save_trained,
-    training_progress,
     user_errors,
 )
 from idc_core.data.images import list_images
 from idc_core.data.patches import PatchSettings
 from idc_core.device import resolve_device
 from idc_core.evaluation.evaluate import make_validator
+from idc_core.evaluation.metrics import DEFAULT_CONVENTION
 from idc_core.training.recipe import get_recipe
 from idc_core.training.teacher import train_teacher
 
@@ -53,9 +55,10 @@ def train(
     device: Device = "auto",
     val_folder: ValFolder = None,
     val_every: ValEvery = None,
+    convention: ConventionOption = DEFAULT_CONVENTION,
 ) -> None:
     """Train a teacher on every patch of the images in --images and save it to --out."""
-    with user_errors():
+    with user_errors(), progress.report_to():
         check_model_path(out)
         patch = PatchSettings(patch_size=patch_size, step=step, scale=scale)
         settings = get_recipe(
@@ -68,13 +71,14 @@ def train(
         )
         torch_device = resolve_device(device)
         paths = list_images(images)
-        validate = make_validator(val_folder, scale, torch_device) if val_folder else None
+        validate = (
+            make_validator(val_folder, scale, torch_device, convention) if val_folder else None
+        )
         console.print(f"teacher {arch} x{scale} on {len(paths)} images, {torch_device}")
-        with training_progress("teacher", settings.iterations) as on_progress:
-            model, history = train_teacher(
-                paths, patch, settings, arch, torch_device, on_progress, validate
-            )
-        save_trained(model, out, settings, history)
+        model, history = train_teacher(
+            paths, patch, settings, arch, torch_device, validate=validate
+        )
+        save_trained(model, out, settings, history, convention if val_folder else None)
 
 
 def register(app: typer.Typer) -> None:

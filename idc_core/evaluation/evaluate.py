@@ -2,8 +2,9 @@
 
 Each HR image is mod-cropped to a multiple of the scale, its LR input is the MATLAB-style bicubic
 down-sampling of that crop, the model's output is clamped and rounded to 8 bits, and PSNR/SSIM are
-taken on the Y channel with `scale` pixels cropped from every border. Grey images are read as RGB
-with three equal channels, so their Y is the grey level mapped to [16, 235].
+taken on the luma channel with `scale` pixels cropped from every border, in one of the two
+conventions of `metrics` (`matlab` by default; grey images are read as three equal channels for
+the model and remembered as grey for the `matlab` convention). Every result names its convention.
 """
 
 from __future__ import annotations
@@ -14,11 +15,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 
-from idc_core.data.images import list_images, load_rgb
+from idc_core import progress
+from idc_core.data.images import GREY_MODES, list_images, load_rgb
 from idc_core.data.patches import modcrop
 from idc_core.data.resize import bicubic_downsample, imresize
-from idc_core.evaluation.metrics import psnr_y, ssim_y
+from idc_core.evaluation.metrics import (
+    DEFAULT_CONVENTION,
+    Convention,
+    check_convention,
+    psnr_y,
+    ssim_y,
+)
 from idc_core.models.base import SRModel
 
 
@@ -36,6 +45,7 @@ class EvalResult:
     folder: str
     scale: int
     crop_border: int
+    convention: str = DEFAULT_CONVENTION
     images: list[ImageScore] = field(default_factory=list)
 
     @property
@@ -64,14 +74,26 @@ class TestImage:
     name: str
     hr: np.ndarray  # mod-cropped, uint8 H x W x 3
     lr: np.ndarray  # bicubic down-sampled, uint8
+    grey: bool  # the file has one channel (the `matlab` convention scores its grey levels)
+
+
+def is_grey_file(path: str | Path) -> bool:
+    """Whether the image file holds one channel (grey, or grey with alpha)."""
+    with Image.open(path) as image:
+        return image.mode in GREY_MODES
 
 
 def load_test_images(folder: str | Path, scale: int) -> list[TestImage]:
     """Every image of `folder` as a mod-cropped HR and its bicubic LR."""
+    paths = list_images(folder)
     images = []
-    for path in list_images(folder):
-        hr = modcrop(load_rgb(path), scale)
-        images.append(TestImage(path.stem, hr, bicubic_downsample(hr, scale)))
+    with progress.task(f"loading {Path(folder).name}", len(paths), "images") as task:
+        for path in paths:
+            hr = modcrop(load_rgb(path), scale)
+            images.append(
+                TestImage(path.stem, hr, bicubic_downsample(hr, scale), is_grey_file(path))
+            )
+            task.advance()
     return images
 
 
@@ -83,8 +105,31 @@ def super_resolve(model: SRModel, lr: np.ndarray, device: str | torch.device = "
     return sr.permute(1, 2, 0).cpu().numpy()
 
 
-def _score(name: str, sr: np.ndarray, hr: np.ndarray, crop_border: int) -> ImageScore:
-    return ImageScore(name, psnr_y(sr, hr, crop_border), ssim_y(sr, hr, crop_border))
+def _score(image: TestImage, sr: np.ndarray, crop_border: int, convention: Convention) -> ImageScore:
+    return ImageScore(
+        image.name,
+        psnr_y(sr, image.hr, crop_border, convention, image.grey),
+        ssim_y(sr, image.hr, crop_border, convention, image.grey),
+    )
+
+
+def _score_all(
+    description: str,
+    images: list[TestImage],
+    make_sr: Callable[[TestImage], np.ndarray],
+    result: EvalResult,
+    on_image: Callable[[ImageScore], None] | None = None,
+) -> EvalResult:
+    """Score every image into `result`, as one progress task."""
+    convention = check_convention(result.convention)
+    with progress.task(description, len(images), "images") as task:
+        for image in images:
+            score = _score(image, make_sr(image), result.crop_border, convention)
+            result.images.append(score)
+            if on_image is not None:
+                on_image(score)
+            task.advance(info=f"{image.name} {score.psnr:.2f} dB")
+    return result
 
 
 def _check_scale(model: SRModel, scale: int) -> None:
@@ -98,21 +143,24 @@ def evaluate_model(
     scale: int,
     device: str | torch.device = "cpu",
     on_image: Callable[[ImageScore], None] | None = None,
+    convention: Convention = DEFAULT_CONVENTION,
 ) -> EvalResult:
-    """Y-PSNR/SSIM of `model` on every image of `folder`; `on_image` sees each score."""
+    """PSNR/SSIM of `model` on every image of `folder`; `on_image` sees each score."""
     _check_scale(model, scale)
+    result = EvalResult(str(folder), scale, scale, check_convention(convention))
+    images = load_test_images(folder, scale)
     was_training = model.training
     model.to(device).eval()
-    result = EvalResult(str(folder), scale, crop_border=scale)
     try:
-        for image in load_test_images(folder, scale):
-            score = _score(image.name, super_resolve(model, image.lr, device), image.hr, scale)
-            result.images.append(score)
-            if on_image is not None:
-                on_image(score)
+        return _score_all(
+            f"{getattr(model, 'arch', 'model')} on {result.name}",
+            images,
+            lambda image: super_resolve(model, image.lr, device),
+            result,
+            on_image,
+        )
     finally:
         model.train(was_training)
-    return result
 
 
 def evaluate_folders(
@@ -120,32 +168,53 @@ def evaluate_folders(
     folders: Sequence[str | Path],
     scale: int,
     device: str | torch.device = "cpu",
+    convention: Convention = DEFAULT_CONVENTION,
 ) -> list[EvalResult]:
     """`evaluate_model` on several test sets, in order."""
-    return [evaluate_model(model, folder, scale, device) for folder in folders]
+    return [
+        evaluate_model(model, folder, scale, device, convention=convention) for folder in folders
+    ]
 
 
-def evaluate_bicubic(folder: str | Path, scale: int) -> EvalResult:
+def bicubic_upsample(lr: np.ndarray, scale: int) -> np.ndarray:
+    """MATLAB's `imresize(lr, scale)` of a uint8 image, rounded back to uint8."""
+    up = imresize(lr.astype(np.float64), scale)
+    return np.clip(np.floor(up + 0.5), 0, 255).astype(np.uint8)
+
+
+def evaluate_bicubic(
+    folder: str | Path, scale: int, convention: Convention = DEFAULT_CONVENTION
+) -> EvalResult:
     """The "Bicubic" row of SR tables: the LR input up-sampled by MATLAB-style bicubic."""
-    result = EvalResult(str(folder), scale, crop_border=scale)
-    for image in load_test_images(folder, scale):
-        up = np.clip(np.round(imresize(image.lr.astype(np.float64), scale)), 0, 255)
-        result.images.append(_score(image.name, up.astype(np.uint8), image.hr, scale))
-    return result
+    result = EvalResult(str(folder), scale, scale, check_convention(convention))
+    images = load_test_images(folder, scale)
+    return _score_all(
+        f"bicubic on {result.name}",
+        images,
+        lambda image: bicubic_upsample(image.lr, scale),
+        result,
+    )
 
 
 def make_validator(
-    folder: str | Path, scale: int, device: str | torch.device = "cpu"
+    folder: str | Path,
+    scale: int,
+    device: str | torch.device = "cpu",
+    convention: Convention = DEFAULT_CONVENTION,
 ) -> Callable[[SRModel], dict[str, float]]:
-    """A `validate(model)` for training: mean Y-PSNR/SSIM on `folder`, images loaded once."""
+    """A `validate(model)` for training: mean PSNR/SSIM on `folder`, images loaded once."""
     images = load_test_images(folder, scale)
+    name = Path(folder).name
+    check_convention(convention)
 
     def validate(model: SRModel) -> dict[str, float]:
         _check_scale(model, scale)
-        scores = [_score(i.name, super_resolve(model, i.lr, device), i.hr, scale) for i in images]
-        return {
-            "psnr_y": float(np.mean([s.psnr for s in scores])),
-            "ssim_y": float(np.mean([s.ssim for s in scores])),
-        }
+        result = _score_all(
+            f"validation on {name}",
+            images,
+            lambda image: super_resolve(model, image.lr, device),
+            EvalResult(str(folder), scale, scale, convention),
+        )
+        return {"psnr_y": result.mean_psnr, "ssim_y": result.mean_ssim}
 
     return validate

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from idc_core import progress
 from idc_core.data.paired import PairedArrays
 from idc_core.models.base import SRModel
 from idc_core.training.recipe import TrainRecipe
@@ -110,6 +111,7 @@ def train_sr_model(
     on_progress: Callable[[TrainProgress], None] | None = None,
     validate: Callable[[SRModel], dict[str, float]] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    description: str = "training",
 ) -> TrainHistory:
     """Train `model` in place on `pairs`; returns the history and leaves the model in eval mode.
 
@@ -117,6 +119,7 @@ def train_sr_model(
     from the same initial weights give the same weights on CPU (GPU kernels may differ slightly).
     `validate(model)` runs every `recipe.val_every` steps and after the last one.
     `should_stop()` is polled before every step; when true, TrainingCancelled is raised.
+    The steps are a progress task named `description`.
     """
     check_pairs(model, pairs)
     device = torch.device(device)
@@ -128,29 +131,31 @@ def train_sr_model(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(recipe, s))
     history = TrainHistory()
     start = time.perf_counter()
-    for iteration in range(1, recipe.iterations + 1):
-        if should_stop is not None and should_stop():
-            model.eval()
-            raise TrainingCancelled(f"training stopped before step {iteration}")
-        index = sampler.next_batch()
-        lr_batch, hr_batch = to_tensor(lr_all[index], device), to_tensor(hr_all[index], device)
-        if recipe.augment:
-            lr_batch, hr_batch = augment_pair(lr_batch, hr_batch, generator)
-        loss = F.l1_loss(model(lr_batch), hr_batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        step_lr = optimizer.param_groups[0]["lr"]
-        optimizer.step()
-        scheduler.step()
-        history.losses.append(float(loss.detach()))
-        history.learning_rates.append(step_lr)
-        if on_progress is not None:
-            on_progress(TrainProgress(iteration, recipe.iterations, history.losses[-1], step_lr))
-        due = recipe.val_every and iteration % recipe.val_every == 0
-        if validate is not None and (due or iteration == recipe.iterations):
-            model.eval()
-            history.validations.append({"iteration": iteration, **validate(model)})
-            model.train()
+    with progress.task(description, recipe.iterations, "steps") as task:
+        for iteration in range(1, recipe.iterations + 1):
+            if should_stop is not None and should_stop():
+                model.eval()
+                raise TrainingCancelled(f"training stopped before step {iteration}")
+            index = sampler.next_batch()
+            lr_batch, hr_batch = to_tensor(lr_all[index], device), to_tensor(hr_all[index], device)
+            if recipe.augment:
+                lr_batch, hr_batch = augment_pair(lr_batch, hr_batch, generator)
+            loss = F.l1_loss(model(lr_batch), hr_batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            step_lr = optimizer.param_groups[0]["lr"]
+            optimizer.step()
+            scheduler.step()
+            history.losses.append(float(loss.detach()))
+            history.learning_rates.append(step_lr)
+            if on_progress is not None:
+                on_progress(TrainProgress(iteration, recipe.iterations, history.losses[-1], step_lr))
+            task.advance(info=f"loss {history.losses[-1]:.4f}")
+            due = recipe.val_every and iteration % recipe.val_every == 0
+            if validate is not None and (due or iteration == recipe.iterations):
+                model.eval()
+                history.validations.append({"iteration": iteration, **validate(model)})
+                model.train()
     history.seconds = time.perf_counter() - start
     model.eval()
     return history

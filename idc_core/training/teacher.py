@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from idc_core import progress
 from idc_core.data.paired import PairedArrays
 from idc_core.data.patches import ImageTooSmallError, PatchSettings, load_instance
 from idc_core.models.base import SRModel
@@ -19,14 +20,16 @@ from idc_core.training.recipe import TrainRecipe
 def patches_from_images(image_paths: Sequence[str | Path], patch: PatchSettings) -> PairedArrays:
     """All HR/LR patch pairs of the images (images smaller than one patch are skipped)."""
     hr, lr, names = [], [], []
-    for path in image_paths:
-        try:
-            instance = load_instance(path, patch)
-        except ImageTooSmallError:
-            continue
-        hr.append(instance.hr)
-        lr.append(instance.lr)
-        names += [f"{instance.name}_{i:04d}" for i in range(len(instance))]
+    with progress.task("cutting patches", len(image_paths), "images") as task:
+        for path in image_paths:
+            task.advance()
+            try:
+                instance = load_instance(path, patch)
+            except ImageTooSmallError:
+                continue
+            hr.append(instance.hr)
+            lr.append(instance.lr)
+            names += [f"{instance.name}_{i:04d}" for i in range(len(instance))]
     if not hr:
         raise ValueError(
             f"none of the {len(image_paths)} images holds a {patch.patch_size}px HR patch"
@@ -49,5 +52,7 @@ def train_teacher(
     with torch.random.fork_rng(devices=[]):  # seed the weights without touching global RNG state
         torch.manual_seed(recipe.seed)
         model = build_model(arch, patch.scale)
-    history = train_sr_model(model, pairs, recipe, device, on_progress, validate, should_stop)
+    history = train_sr_model(
+        model, pairs, recipe, device, on_progress, validate, should_stop, description="teacher"
+    )
     return model, history

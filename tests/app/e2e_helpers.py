@@ -29,7 +29,7 @@ TINY_JOB = {
     },
     "seed": 0,
 }
-E2E_IMAGES = ("bird.png", "butterfly.png", "head.png")
+E2E_IMAGES = ("chelsea.png", "coffee.png", "rocket.png")
 
 
 def zip_files(paths: list[Path]) -> bytes:

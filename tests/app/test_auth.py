@@ -34,9 +34,9 @@ def test_keys_are_stored_hashed_and_can_be_revoked(api_client, api_settings):
     assert api_client.get("/jobs", headers=auth(key)).status_code == 401
 
 
-def test_other_owners_get_404_for_everything(api_client, owner_key, other_key, set5_dir):
+def test_other_owners_get_404_for_everything(api_client, owner_key, other_key, photos_dir):
     mine = auth(owner_key)
-    archive = zip_files([set5_dir / "bird.png"])
+    archive = zip_files([photos_dir / "chelsea.png"])
     dataset = api_client.post("/datasets", headers=mine, files={"archive": ("a.zip", archive)})
     dataset_id = dataset.json()["id"]
     job = api_client.post("/condense", headers=mine, json={**TINY_JOB, "dataset_id": dataset_id})

@@ -22,9 +22,9 @@ def stack_client(stack_app, celery_worker):
 
 
 @pytest.mark.slow
-def test_upload_condense_poll_download(stack_client, stack_settings, set5_dir):
+def test_upload_condense_poll_download(stack_client, stack_settings, photos_dir):
     headers = auth(new_api_key(stack_settings, "e2e-owner"))
-    paths = [set5_dir / name for name in E2E_IMAGES]
+    paths = [photos_dir / name for name in E2E_IMAGES]
     upload = stack_client.post(
         "/datasets", headers=headers, files={"archive": ("set5.zip", zip_files(paths))}
     )
@@ -74,11 +74,11 @@ def test_upload_condense_poll_download(stack_client, stack_settings, set5_dir):
 
 
 @pytest.mark.slow
-def test_cancel_stops_a_running_job_within_seconds(stack_client, stack_settings, set5_dir):
+def test_cancel_stops_a_running_job_within_seconds(stack_client, stack_settings, photos_dir):
     headers = auth(new_api_key(stack_settings, "e2e-cancel"))
-    paths = [set5_dir / "baby.png"]
+    paths = [photos_dir / "astronaut.png"]
     upload = stack_client.post(
-        "/datasets", headers=headers, files={"archive": ("baby.zip", zip_files(paths))}
+        "/datasets", headers=headers, files={"archive": ("astronaut.zip", zip_files(paths))}
     )
     dataset_id = upload.json()["id"]
     long_job = {

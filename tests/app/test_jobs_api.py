@@ -16,8 +16,8 @@ def owner(api_settings):
 
 
 @pytest.fixture(scope="module")
-def dataset_id(api_client, owner, set5_dir) -> str:
-    paths = [set5_dir / "bird.png", set5_dir / "butterfly.png"]
+def dataset_id(api_client, owner, photos_dir) -> str:
+    paths = [photos_dir / "chelsea.png", photos_dir / "coffee.png"]
     response = api_client.post(
         "/datasets", headers=owner, files={"archive": ("d.zip", zip_files(paths))}
     )
@@ -51,7 +51,7 @@ def test_a_submitted_job_is_queued_with_its_url(api_client, owner, dataset_id):
 
 
 def test_idempotency_key_replays_the_same_job(
-    api_client, owner, dataset_id, api_settings, set5_dir
+    api_client, owner, dataset_id, api_settings, photos_dir
 ):
     first = _submit(api_client, owner, dataset_id, key="order-42")
     again = _submit(api_client, owner, dataset_id, key="order-42")
@@ -63,7 +63,7 @@ def test_idempotency_key_replays_the_same_job(
     assert "different request body" in changed.json()["detail"]
     # Keys are scoped by owner: another owner's "order-42" is a job of its own.
     colleague = auth(new_api_key(api_settings, "frank-colleague"))
-    archive = zip_files([set5_dir / "bird.png"])
+    archive = zip_files([photos_dir / "chelsea.png"])
     upload = api_client.post("/datasets", headers=colleague, files={"archive": ("d.zip", archive)})
     theirs = _submit(api_client, colleague, upload.json()["id"], key="order-42")
     assert theirs.status_code == 202 and theirs.json()["id"] != first.json()["id"]
@@ -99,12 +99,12 @@ def test_random_selection_needs_no_teacher(api_client, owner, dataset_id):
     assert response.status_code == 202, response.text
 
 
-def test_listing_filters_and_pages(api_client, api_settings, dataset_id, set5_dir):
+def test_listing_filters_and_pages(api_client, api_settings, dataset_id, photos_dir):
     headers = auth(new_api_key(api_settings, "gina"))
     upload = api_client.post(
         "/datasets",
         headers=headers,
-        files={"archive": ("d.zip", zip_files([set5_dir / "bird.png"]))},
+        files={"archive": ("d.zip", zip_files([photos_dir / "chelsea.png"]))},
     )
     own_dataset = upload.json()["id"]
     ids = [_submit(api_client, headers, own_dataset).json()["id"] for _ in range(4)]
@@ -143,12 +143,12 @@ def test_cancelling_a_queued_job_is_immediate_and_final(api_client, owner, datas
     assert again.status_code == 409 and "already cancelled" in again.json()["detail"]
 
 
-def test_a_dataset_in_use_cannot_be_deleted(api_client, api_settings, set5_dir):
+def test_a_dataset_in_use_cannot_be_deleted(api_client, api_settings, photos_dir):
     headers = auth(new_api_key(api_settings, "hugo"))
     upload = api_client.post(
         "/datasets",
         headers=headers,
-        files={"archive": ("d.zip", zip_files([set5_dir / "bird.png"]))},
+        files={"archive": ("d.zip", zip_files([photos_dir / "chelsea.png"]))},
     )
     dataset_id = upload.json()["id"]
     job_id = _submit(api_client, headers, dataset_id).json()["id"]
@@ -161,7 +161,7 @@ def test_a_dataset_in_use_cannot_be_deleted(api_client, api_settings, set5_dir):
     assert api_client.get(f"/jobs/{job_id}", headers=headers).json()["dataset_id"] is None
 
 
-def test_an_unreachable_broker_answers_503_and_fails_the_job(api_settings, set5_dir):
+def test_an_unreachable_broker_answers_503_and_fails_the_job(api_settings, photos_dir):
     from app.main import create_app
 
     settings = api_settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0"})
@@ -170,7 +170,7 @@ def test_an_unreachable_broker_answers_503_and_fails_the_job(api_settings, set5_
         upload = client.post(
             "/datasets",
             headers=headers,
-            files={"archive": ("d.zip", zip_files([set5_dir / "bird.png"]))},
+            files={"archive": ("d.zip", zip_files([photos_dir / "chelsea.png"]))},
         )
         response = _submit(client, headers, upload.json()["id"])
         assert response.status_code == 503

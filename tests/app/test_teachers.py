@@ -73,14 +73,14 @@ def test_bad_checkpoints_are_refused(
 
 
 def test_a_job_checks_the_teacher_scale_and_keeps_it_while_running(
-    api_client, api_settings, weights, set5_dir
+    api_client, api_settings, weights, photos_dir
 ):
     headers = auth(new_api_key(api_settings, "jane"))
     x2 = _upload(api_client, headers, weights, config=b'{"arch": "edsr-tiny", "scale": 2}').json()
     upload = api_client.post(
         "/datasets",
         headers=headers,
-        files={"archive": ("d.zip", zip_files([set5_dir / "bird.png"]))},
+        files={"archive": ("d.zip", zip_files([photos_dir / "chelsea.png"]))},
     )
     body = {
         **TINY_JOB,

@@ -42,8 +42,8 @@ def _tar(members: dict[str, bytes], mode: str = "w:gz", links: dict[str, bytes] 
 
 
 @pytest.fixture(scope="module")
-def photos(set5_dir: Path) -> dict[str, bytes]:
-    return {f"images/{p.name}": p.read_bytes() for p in sorted(set5_dir.glob("*.png"))[:3]}
+def photos(photos_dir: Path) -> dict[str, bytes]:
+    return {f"images/{p.name}": p.read_bytes() for p in sorted(photos_dir.glob("*.png"))[:3]}
 
 
 def _upload(client: TestClient, key: str, data: bytes, filename="data.zip", name=None):
@@ -57,7 +57,7 @@ def _stored(client: TestClient) -> list[str]:
     return client.app.state.storage.list_keys("datasets/")
 
 
-def test_zip_upload_stores_every_image_and_reports_counts(api_client, owner_key, photos, set5_dir):
+def test_zip_upload_stores_every_image_and_reports_counts(api_client, owner_key, photos, photos_dir):
     response = _upload(api_client, owner_key, _zip(photos), name="set5-part")
     assert response.status_code == 201, response.text
     body = response.json()

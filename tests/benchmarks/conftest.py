@@ -1,4 +1,4 @@
-"""A tiny real test set for the benchmark smoke runs: crops of two Set5 photos."""
+"""A tiny real test set for the benchmark smoke runs: crops of two real photos."""
 
 from pathlib import Path
 
@@ -8,12 +8,12 @@ from idc_core.data.images import load_rgb, save_png
 
 
 @pytest.fixture(scope="session")
-def tiny_test_folder(set5_dir, tmp_path_factory) -> Path:
-    """96x96 centre crops of Set5's bird and butterfly (evaluating full Set5/Set14 takes seconds
+def tiny_test_folder(photos_dir, tmp_path_factory) -> Path:
+    """96x96 centre crops of the chelsea and coffee photos (evaluating full Set5/Set14 takes seconds
     per student, too slow for a CI smoke run)."""
     folder = tmp_path_factory.mktemp("tiny_test_set")
-    for name in ("bird", "butterfly"):
-        image = load_rgb(set5_dir / f"{name}.png")
+    for name in ("chelsea", "coffee"):
+        image = load_rgb(photos_dir / f"{name}.png")
         top, left = (image.shape[0] - 96) // 2, (image.shape[1] - 96) // 2
         save_png(folder / f"{name}.png", image[top : top + 96, left : left + 96])
     return folder

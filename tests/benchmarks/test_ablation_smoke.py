@@ -11,10 +11,10 @@ from .test_paper_tables_smoke import table_rows
 
 
 def test_ablation_writes_the_variants_and_their_difference_from_idc(
-    t91_dir, tiny_test_folder, tmp_path
+    train_photos_dir, tiny_test_folder, tmp_path
 ):
     out = tmp_path / "ablation"
-    options = tiny_options(out, t91_dir, tiny_test_folder) + ["--rows", "idc,v1,v4,random"]
+    options = tiny_options(out, train_photos_dir, tiny_test_folder) + ["--rows", "idc,v1,v4,random"]
     options[options.index("--idc-preset") + 1] = "tiny"
     options[options.index("--idc-iterations") + 1] = "6"  # v1, v4 use the cpu sizes otherwise
     result = CliRunner().invoke(app, options)

@@ -26,11 +26,11 @@ def table_rows(table: str, labels: tuple[str, ...] = ROWS) -> dict[str, list[str
 
 
 def test_paper_tables_writes_table_and_plot_and_reuses_its_caches(
-    t91_dir, tiny_test_folder, tmp_path
+    train_photos_dir, tiny_test_folder, tmp_path
 ):
     out = tmp_path / "tables"
     runner = CliRunner()
-    first = runner.invoke(app, tiny_options(out, t91_dir, tiny_test_folder))
+    first = runner.invoke(app, tiny_options(out, train_photos_dir, tiny_test_folder))
     assert first.exit_code == 0, first.output
 
     table = (out / "table.md").read_text()
@@ -56,13 +56,13 @@ def test_paper_tables_writes_table_and_plot_and_reuses_its_caches(
     assert manifest["method"] == "dcsr" and manifest["pairs"] == int(rows["DCSR"][0])
     assert "== teacher" in first.output and "== student IDC seed 1" in first.output
 
-    again = runner.invoke(app, tiny_options(out, t91_dir, tiny_test_folder))
+    again = runner.invoke(app, tiny_options(out, train_photos_dir, tiny_test_folder))
     assert again.exit_code == 0, again.output
     assert "teacher: loading" in again.output and "dcsr: reusing" in again.output
     assert (out / "table.md").read_text() == table
 
     float_run = runner.invoke(
-        app, tiny_options(out, t91_dir, tiny_test_folder) + ["--rows", "idc,idc-float"]
+        app, tiny_options(out, train_photos_dir, tiny_test_folder) + ["--rows", "idc,idc-float"]
     )
     assert float_run.exit_code == 0, float_run.output
     assert "idc: reusing" in float_run.output and "dataset idc-float" not in float_run.output
@@ -83,18 +83,18 @@ def test_paper_tables_writes_table_and_plot_and_reuses_its_caches(
 
 
 def test_paper_tables_refuses_an_out_folder_made_with_other_settings(
-    t91_dir, tiny_test_folder, tmp_path
+    train_photos_dir, tiny_test_folder, tmp_path
 ):
     out = tmp_path / "tables"
     (out).mkdir()
     (out / "settings.json").write_text(json.dumps({"ratio": 0.5}))
-    result = CliRunner().invoke(app, tiny_options(out, t91_dir, tiny_test_folder))
+    result = CliRunner().invoke(app, tiny_options(out, train_photos_dir, tiny_test_folder))
     assert result.exit_code == 2
     assert "other settings" in result.output and "ratio" in result.output
 
 
-def test_paper_tables_rejects_an_unknown_row(t91_dir, tiny_test_folder, tmp_path):
-    options = tiny_options(tmp_path / "t", t91_dir, tiny_test_folder) + ["--rows", "whole,gan"]
+def test_paper_tables_rejects_an_unknown_row(train_photos_dir, tiny_test_folder, tmp_path):
+    options = tiny_options(tmp_path / "t", train_photos_dir, tiny_test_folder) + ["--rows", "whole,gan"]
     result = CliRunner().invoke(app, options)
     assert result.exit_code == 2
     assert "gan" in result.output
@@ -107,13 +107,13 @@ def without_option(options: list[str], name: str) -> list[str]:
 
 
 def test_teacher_is_trained_once_as_the_whole_rows_seed0_student(
-    t91_dir, tiny_test_folder, tmp_path
+    train_photos_dir, tiny_test_folder, tmp_path
 ):
     """Without --teacher-iterations the teacher is trained exactly as the Whole row's seed-0
     student; a second run that loads that teacher and trains Whole seed 0 itself gets the same
     scores and curve."""
     options = without_option(
-        tiny_options(tmp_path / "shared", t91_dir, tiny_test_folder), "--teacher-iterations"
+        tiny_options(tmp_path / "shared", train_photos_dir, tiny_test_folder), "--teacher-iterations"
     )
     runner = CliRunner()
     shared = runner.invoke(app, options + ["--rows", "whole,random", "--seeds", "1"])
@@ -124,7 +124,7 @@ def test_teacher_is_trained_once_as_the_whole_rows_seed0_student(
 
     teacher = tmp_path / "shared" / "teacher.safetensors"
     separate_options = without_option(
-        tiny_options(tmp_path / "separate", t91_dir, tiny_test_folder), "--teacher-iterations"
+        tiny_options(tmp_path / "separate", train_photos_dir, tiny_test_folder), "--teacher-iterations"
     )
     separate = runner.invoke(
         app, separate_options + ["--rows", "whole", "--seeds", "1", "--teacher", str(teacher)]

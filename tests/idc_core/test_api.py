@@ -32,14 +32,14 @@ JOB = CondenseJob(
 
 
 @pytest.fixture()
-def images(tmp_path, set5_dir) -> list[Path]:
-    """Two 96x96 crops of real Set5 photos (25 patch pairs each at 32/16)."""
+def images(tmp_path, photos_dir) -> list[Path]:
+    """Two 96x96 crops of real photos (25 patch pairs each at 32/16)."""
     folder = tmp_path / "images"
     folder.mkdir()
     paths = []
-    for name in ("baby", "bird"):
+    for name in ("astronaut", "chelsea"):
         path = folder / f"{name}.png"
-        save_png(path, load_rgb(set5_dir / f"{name}.png")[40:136, 40:136])
+        save_png(path, load_rgb(photos_dir / f"{name}.png")[40:136, 40:136])
         paths.append(path)
     return paths
 
@@ -66,8 +66,8 @@ def test_condense_writes_pairs_markers_and_manifest(tmp_path, images, teacher):
 
     n = math.ceil(0.2 * 25)
     assert [(r.name, r.n_real, r.n_synthetic) for r in records] == [
-        ("baby", 25, n),
-        ("bird", 25, n),
+        ("astronaut", 25, n),
+        ("chelsea", 25, n),
     ]
     pairs = read_pairs(out)
     assert pairs.hr.shape == (2 * n, 32, 32, 3) and pairs.lr.shape == (2 * n, 8, 8, 3)
@@ -105,14 +105,14 @@ def test_resume_redoes_only_the_missing_instance_with_identical_bytes(tmp_path, 
     before = _digests(out)
     for path in out.rglob("bird_*"):
         path.unlink()
-    (out / "instances" / "bird.json").unlink()
+    (out / "instances" / "chelsea.json").unlink()
 
     events = []
     condense_images(images, out, JOB, teacher, on_progress=events.append)
     assert [(e.kind, e.instance) for e in events if e.kind != "step"] == [
-        ("instance_skipped", "baby"),
-        ("instance_started", "bird"),
-        ("instance_finished", "bird"),
+        ("instance_skipped", "astronaut"),
+        ("instance_started", "chelsea"),
+        ("instance_finished", "chelsea"),
     ]
     assert _digests(out) == before
 
@@ -123,18 +123,18 @@ def test_cancel_leaves_no_half_written_instance_and_resumes(tmp_path, images, te
 
     def stop_in_second_instance():
         polls.append(1)
-        return len(polls) > 10  # 1 poll before baby, 6 in it, 1 before bird, then 2 in bird
+        return len(polls) > 10  # 1 poll before astronaut, 6 in it, 1 before chelsea, then 2 in chelsea
 
     with pytest.raises(CondenseCancelled):
         condense_images(images, out, JOB, teacher, should_stop=stop_in_second_instance)
-    assert (out / "instances" / "baby.json").is_file()
-    assert not (out / "instances" / "bird.json").exists()
+    assert (out / "instances" / "astronaut.json").is_file()
+    assert not (out / "instances" / "chelsea.json").exists()
     assert not list(out.rglob("bird_*")) and not list(out.rglob("*.tmp"))
     with pytest.raises(ValueError, match="not condensed yet"):
         finalize_dataset(out, JOB, None, images)
 
     records = condense_images(images, out, JOB, teacher)
-    assert [r.name for r in records] == ["baby", "bird"]
+    assert [r.name for r in records] == ["astronaut", "chelsea"]
     assert finalize_dataset(out, JOB, None, images)["pairs"] == 10
 
 

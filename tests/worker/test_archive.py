@@ -21,13 +21,13 @@ def _paired_folder(root, image_path, n=3, size=64, scale=4):
         hr.resize((size // scale, size // scale), Image.Resampling.BICUBIC).save(
             root / "LR" / f"bird_{j:04d}.png"
         )
-    (root / "instances" / "bird.json").write_text("{}")
+    (root / "instances" / "chelsea.json").write_text("{}")
     (root / "meta_info.txt").write_text("".join(f"bird_{j:04d}.png (64,64,3)\n" for j in range(n)))
     (root / "manifest.json").write_text(json.dumps({"pairs": n}))
 
 
-def test_zip_holds_the_pairs_under_one_folder_without_markers(tmp_path, set5_dir):
-    _paired_folder(tmp_path / "d", set5_dir / "bird.png")
+def test_zip_holds_the_pairs_under_one_folder_without_markers(tmp_path, photos_dir):
+    _paired_folder(tmp_path / "d", photos_dir / "chelsea.png")
     count = make_zip(tmp_path / "d", tmp_path / "out.zip", "idc-job")
     with zipfile.ZipFile(tmp_path / "out.zip") as archive:
         names = sorted(archive.namelist())
@@ -44,8 +44,8 @@ def test_zip_holds_the_pairs_under_one_folder_without_markers(tmp_path, set5_dir
         )
 
 
-def test_preview_draws_one_row_per_pair(tmp_path, set5_dir):
-    _paired_folder(tmp_path / "d", set5_dir / "bird.png", n=3)
+def test_preview_draws_one_row_per_pair(tmp_path, photos_dir):
+    _paired_folder(tmp_path / "d", photos_dir / "chelsea.png", n=3)
     assert make_preview(tmp_path / "d", tmp_path / "p.png", pairs=2, cell=32) == 2
     with Image.open(tmp_path / "p.png") as preview:
         assert preview.size == (2 * 32 + 3 * 4, 2 * (32 + 4) + 4)

@@ -50,7 +50,7 @@ def _submit(client: TestClient, headers, paths: list[Path], job: dict) -> str:
 
 
 @pytest.mark.slow
-def test_a_job_whose_worker_dies_finishes_on_another_worker(short_settings, set5_dir, spawn_worker):
+def test_a_job_whose_worker_dies_finishes_on_another_worker(short_settings, photos_dir, spawn_worker):
     settings = short_settings(
         task_soft_time_limit_s=40,
         task_time_limit_s=45,
@@ -59,7 +59,7 @@ def test_a_job_whose_worker_dies_finishes_on_another_worker(short_settings, set5
     )
     from app.main import create_app
 
-    paths = [set5_dir / name for name in ("bird.png", "butterfly.png", "head.png")]
+    paths = [photos_dir / name for name in ("chelsea.png", "coffee.png", "rocket.png")]
     # About 2-3 s per instance here: long enough to kill the worker inside the second one.
     job_spec = {**TINY_JOB, "iterations": 400}
     first = spawn_worker(settings, "first")
@@ -77,7 +77,7 @@ def test_a_job_whose_worker_dies_finishes_on_another_worker(short_settings, set5
         poll_job(client, headers, job_id, timeout=180, until=second_instance_running)
         first.kill()
         markers = storage.list_keys(f"jobs/{job_id}/output/instances/")
-        assert markers == [f"jobs/{job_id}/output/instances/bird.json"]
+        assert markers == [f"jobs/{job_id}/output/instances/chelsea.json"]
         written_at = storage.client.head_object(Bucket=storage.bucket, Key=markers[0])[
             "LastModified"
         ]
@@ -115,7 +115,7 @@ def test_a_job_whose_worker_dies_finishes_on_another_worker(short_settings, set5
 
 @pytest.mark.slow
 def test_a_task_past_the_soft_time_limit_fails_its_job_cleanly(
-    short_settings, set5_dir, spawn_worker
+    short_settings, photos_dir, spawn_worker
 ):
     settings = short_settings(
         task_soft_time_limit_s=4, task_time_limit_s=30, broker_visibility_timeout_s=40
@@ -128,7 +128,7 @@ def test_a_task_past_the_soft_time_limit_fails_its_job_cleanly(
         worker.wait_ready()
         endless_teacher = {**TINY_JOB["teacher"], "iterations": 1_000_000}
         job_id = _submit(
-            client, headers, [set5_dir / "bird.png"], {**TINY_JOB, "teacher": endless_teacher}
+            client, headers, [photos_dir / "chelsea.png"], {**TINY_JOB, "teacher": endless_teacher}
         )
         started = time.monotonic()
         job = poll_job(client, headers, job_id, timeout=120)

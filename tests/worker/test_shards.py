@@ -58,11 +58,11 @@ def rt(stack_settings, s3_server, tmp_path):
     engine.dispose()
 
 
-def _submit(rt, set5_dir, **changes) -> tuple[str, list[str]]:
+def _submit(rt, photos_dir, **changes) -> tuple[str, list[str]]:
     """Submit a job through the API (on a queue no worker reads) and run its prepare step."""
     from app.main import create_app
 
-    paths = [set5_dir / name for name in ("bird.png", "butterfly.png", "head.png")]
+    paths = [photos_dir / name for name in ("chelsea.png", "coffee.png", "rocket.png")]
     settings = rt.settings.model_copy(update={"queue": "idc-test-nobody"})
     with TestClient(create_app(settings)) as client:
         headers = auth(new_api_key(settings, "shards"))
@@ -76,9 +76,9 @@ def _submit(rt, set5_dir, **changes) -> tuple[str, list[str]]:
 
 
 @pytest.fixture
-def submitted_job(rt, set5_dir):
+def submitted_job(rt, photos_dir):
     """An IDC job, prepared: its teacher trained, two shards (of 2 and 1 images) queued."""
-    job_id, names = _submit(rt, set5_dir)
+    job_id, names = _submit(rt, photos_dir)
     queue = SentTasks()
     pipeline.prepare(rt, queue, job_id)
     assert queue.sent == [(TASK_SHARD, [job_id, 0]), (TASK_SHARD, [job_id, 1])]
@@ -138,8 +138,8 @@ def test_a_shard_cut_short_redoes_only_the_unfinished_instance(rt, submitted_job
     assert (shard.attempts, shard.instances_done, shard.progress) == (2, 2, 2.0)
 
 
-def test_a_resumed_selection_baseline_keeps_its_global_choice(rt, set5_dir):
-    job_id, names = _submit(rt, set5_dir, method="random", teacher=None, ratio=0.2)
+def test_a_resumed_selection_baseline_keeps_its_global_choice(rt, photos_dir):
+    job_id, names = _submit(rt, photos_dir, method="random", teacher=None, ratio=0.2)
     queue = SentTasks()
     pipeline.prepare(rt, queue, job_id)
     assert queue.sent == [(TASK_SHARD, [job_id, 0])]  # the whole set is one shard

@@ -19,8 +19,8 @@ def teacher():
 
 
 @pytest.fixture(scope="module")
-def instances(set5_dir):
-    return [load_instance(set5_dir / f"{name}.png", SMALL_PATCHES) for name in ("bird", "head")]
+def instances(photos_dir):
+    return [load_instance(photos_dir / f"{name}.png", SMALL_PATCHES) for name in ("chelsea", "rocket")]
 
 
 def test_budget_is_global_and_at_least_one():
@@ -30,24 +30,24 @@ def test_budget_is_global_and_at_least_one():
         selection_budget(10, 0.0)
 
 
-def test_teacher_features_are_pooled_and_gram_maps(butterfly, teacher):
-    pooled = pooled_features(teacher, butterfly.lr[:10], batch_size=4)
-    gram = gram_features(teacher, butterfly.lr[:10], batch_size=4)
+def test_teacher_features_are_pooled_and_gram_maps(coffee, teacher):
+    pooled = pooled_features(teacher, coffee.lr[:10], batch_size=4)
+    gram = gram_features(teacher, coffee.lr[:10], batch_size=4)
     channels = teacher.feature_channels
     assert pooled.shape == (10, channels)
     assert gram.shape == (10, channels * (channels + 1) // 2)
     with torch.no_grad():
         maps = teacher.extract_features(
-            torch.from_numpy(butterfly.lr[:1]).permute(0, 3, 1, 2).float() / 255
+            torch.from_numpy(coffee.lr[:1]).permute(0, 3, 1, 2).float() / 255
         )
     assert np.allclose(pooled[0], maps.mean(dim=(2, 3))[0].numpy(), atol=1e-5)
     flat = maps.flatten(2)[0]
     assert np.isclose(gram[0, 0], float((flat[0] * flat[0]).mean()), rtol=1e-4)
 
 
-def test_herding_through_select_uses_pooled_teacher_features(butterfly, teacher):
-    features = pooled_features(teacher, butterfly.lr)
-    picks = select("herding", butterfly.lr, 20, seed=0, teacher=teacher)
+def test_herding_through_select_uses_pooled_teacher_features(coffee, teacher):
+    features = pooled_features(teacher, coffee.lr)
+    picks = select("herding", coffee.lr, 20, seed=0, teacher=teacher)
     assert np.array_equal(picks, np.sort(select_herding(features, 20)))
 
 
@@ -73,12 +73,12 @@ def test_dcsr_across_instances_keeps_above_median_texture(instances, teacher):
         assert np.all(texture_complexity(instance.hr[kept[instance.name]]) > median)
 
 
-def test_selection_refuses_bad_requests(butterfly, teacher):
+def test_selection_refuses_bad_requests(coffee, teacher):
     with pytest.raises(ValueError, match="unknown selection method"):
-        select("idc", butterfly.lr, 5, seed=0)
+        select("idc", coffee.lr, 5, seed=0)
     with pytest.raises(ValueError, match="needs a teacher"):
-        select("kcenter", butterfly.lr, 5, seed=0)
+        select("kcenter", coffee.lr, 5, seed=0)
     with pytest.raises(ValueError, match="texture complexity"):
-        select("dcsr", butterfly.lr, 5, seed=0, teacher=teacher)
+        select("dcsr", coffee.lr, 5, seed=0, teacher=teacher)
     with pytest.raises(ValueError, match="unique"):
-        select_indices("random", [butterfly, butterfly], 0.1, None, seed=0)
+        select_indices("random", [coffee, coffee], 0.1, None, seed=0)

@@ -16,15 +16,15 @@ runner = CliRunner()
 
 
 @pytest.fixture()
-def images(tmp_path, t91_dir):
+def images(tmp_path, train_photos_dir):
     folder = tmp_path / "images"
     folder.mkdir()
-    for path in sorted(t91_dir.glob("*.png"))[:2]:
+    for path in sorted(train_photos_dir.glob("*.png"))[:2]:
         shutil.copy(path, folder)
     return folder
 
 
-def test_teacher_train_then_evaluate(tmp_path, images, set5_dir):
+def test_teacher_train_then_evaluate(tmp_path, images, photos_dir):
     out = tmp_path / "teacher.safetensors"
     args = ["teacher", "train", "--images", str(images), "--out", str(out), "--iterations", "3"]
     result = runner.invoke(app, [*args, "--batch-size", "2", "--device", "cpu"])
@@ -34,17 +34,20 @@ def test_teacher_train_then_evaluate(tmp_path, images, set5_dir):
     assert len(history["losses"]) == 3 and history["recipe"]["iterations"] == 3
 
     report = tmp_path / "scores.json"
-    args = ["evaluate", "--model", str(out), "--test-folders", str(set5_dir), "--bicubic"]
+    args = ["evaluate", "--model", str(out), "--test-folders", str(photos_dir), "--bicubic"]
     result = runner.invoke(app, [*args, "--json", str(report), "--device", "cpu"])
     assert result.exit_code == 0, result.output
-    assert "Set5" in result.output and "bicubic" in result.output
+    assert photos_dir.name in result.output and "bicubic" in result.output
+    assert "MATLAB convention" in result.output
     scores = json.loads(report.read_text())
+    assert scores["convention"] == "matlab" and scores["device"] == "cpu"
     assert [r["method"] for r in scores["results"]] == ["edsr-tiny", "bicubic"]
+    assert {r["convention"] for r in scores["results"]} == {"matlab"}
     assert len(scores["results"][0]["images"]) == 5
 
 
-def test_train_student_on_a_paired_folder_with_float_lr(tmp_path, set5_dir):
-    instance = load_instance(set5_dir / "bird.png", PatchSettings(patch_size=64, step=64, scale=2))
+def test_train_student_on_a_paired_folder_with_float_lr(tmp_path, photos_dir):
+    instance = load_instance(photos_dir / "chelsea.png", PatchSettings(patch_size=64, step=64, scale=2))
     data = tmp_path / "condensed"
     stems = [f"bird_{i}" for i in range(len(instance))]
     write_pairs(data, stems, instance.hr, instance.lr, lr_float=instance.lr / 255.0)

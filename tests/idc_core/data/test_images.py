@@ -17,8 +17,8 @@ from idc_core.data.images import ImageReadError, list_images, load_rgb
         ("LA", ".png"),
     ],
 )
-def test_any_mode_becomes_8bit_rgb(tmp_path, set5_dir, mode, suffix):
-    source = Image.open(set5_dir / "bird.png").convert(mode)
+def test_any_mode_becomes_8bit_rgb(tmp_path, photos_dir, mode, suffix):
+    source = Image.open(photos_dir / "chelsea.png").convert(mode)
     path = tmp_path / f"img{suffix}"
     source.save(path)
     array = load_rgb(path)
@@ -41,8 +41,8 @@ def test_unreadable_file_names_the_file(tmp_path):
         load_rgb(path)
 
 
-def test_list_images_sorted_and_errors_when_empty(tmp_path, set5_dir):
-    assert [p.name for p in list_images(set5_dir)] == sorted(p.name for p in set5_dir.iterdir())
+def test_list_images_sorted_and_errors_when_empty(tmp_path, photos_dir):
+    assert [p.name for p in list_images(photos_dir)] == sorted(p.name for p in photos_dir.iterdir())
     (tmp_path / "notes.txt").write_text("x")
     with pytest.raises(ImageReadError, match="holds no images"):
         list_images(tmp_path)

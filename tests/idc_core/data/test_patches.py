@@ -28,10 +28,10 @@ def test_settings_reject_misaligned_patch_or_scale():
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
-def test_instance_pairs_align_with_whole_image_downsample(set5_dir, scale):
+def test_instance_pairs_align_with_whole_image_downsample(photos_dir, scale):
     settings = PatchSettings(patch_size=48, step=24, scale=scale)
-    image = load_rgb(set5_dir / "butterfly.png")
-    instance = make_instance("butterfly", image, settings)
+    image = load_rgb(photos_dir / "coffee.png")
+    instance = make_instance("coffee", image, settings)
     n = len(crop_positions(image.shape[0] - image.shape[0] % scale, 48, 24)) * len(
         crop_positions(image.shape[1] - image.shape[1] % scale, 48, 24)
     )
@@ -42,13 +42,13 @@ def test_instance_pairs_align_with_whole_image_downsample(set5_dir, scale):
     assert np.array_equal(instance.lr[0], full_lr[: 48 // scale, : 48 // scale])
 
 
-def test_too_small_image_is_a_clear_error(set5_dir):
+def test_too_small_image_is_a_clear_error(photos_dir):
     with pytest.raises(ImageTooSmallError, match="smaller than one 512x512"):
-        load_instance(set5_dir / "bird.png", PatchSettings(patch_size=512, step=256, scale=4))
+        load_instance(photos_dir / "chelsea.png", PatchSettings(patch_size=512, step=256, scale=4))
 
 
-def test_paired_layout_round_trip(tmp_path, set5_dir):
-    instance = load_instance(set5_dir / "head.png", PatchSettings(patch_size=64, step=64, scale=4))
+def test_paired_layout_round_trip(tmp_path, photos_dir):
+    instance = load_instance(photos_dir / "rocket.png", PatchSettings(patch_size=64, step=64, scale=4))
     stems = [f"head_{i:04d}" for i in range(len(instance))]
     lr_float = instance.lr.astype(np.float32) / 255 + 0.001
     write_pairs(tmp_path, stems, instance.hr, instance.lr, lr_float=lr_float)

@@ -17,9 +17,9 @@ def test_output_size_is_ceil_of_scaled_size():
     assert imresize(np.zeros((10, 7, 3)), 3).shape == (30, 21, 3)
 
 
-def test_interior_matches_pillow_antialiased_bicubic(set5_dir):
+def test_interior_matches_pillow_antialiased_bicubic(photos_dir):
     """Pillow's float bicubic uses the same a=-0.5 kernel and anti-aliasing; only borders differ."""
-    grey = load_rgb(set5_dir / "baby.png").astype(np.float64)[:, :, 1]
+    grey = load_rgb(photos_dir / "astronaut.png").astype(np.float64)[:, :, 1]
     ours = imresize(grey, 0.25)
     pillow = np.asarray(
         Image.fromarray(grey.astype(np.float32), mode="F").resize(
@@ -30,8 +30,8 @@ def test_interior_matches_pillow_antialiased_bicubic(set5_dir):
     assert np.abs(ours[interior] - pillow[interior]).max() < 1e-2
 
 
-def test_downsample_then_upsample_is_close_to_original(set5_dir):
-    image = load_rgb(set5_dir / "baby.png")[:128, :128]
+def test_downsample_then_upsample_is_close_to_original(photos_dir):
+    image = load_rgb(photos_dir / "astronaut.png")[:128, :128]
     lr = bicubic_downsample(image, 2)
     back = imresize(lr.astype(np.float64), 2)
     assert lr.shape == (64, 64, 3) and lr.dtype == np.uint8

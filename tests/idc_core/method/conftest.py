@@ -11,10 +11,10 @@ SMALL_PATCHES = PatchSettings(patch_size=32, step=16, scale=4)
 
 
 @pytest.fixture(scope="session")
-def small_instance(set5_dir) -> Instance:
-    """25 real pairs (32x32 HR, 8x8 LR) from a 96x96 corner of Set5's butterfly."""
-    image = load_rgb(set5_dir / "butterfly.png")
-    return make_instance("butterfly", image[64:160, 64:160], SMALL_PATCHES)
+def small_instance(photos_dir) -> Instance:
+    """25 real pairs (32x32 HR, 8x8 LR) from a 96x96 corner of the coffee photo."""
+    image = load_rgb(photos_dir / "coffee.png")
+    return make_instance("coffee", image[64:160, 64:160], SMALL_PATCHES)
 
 
 @pytest.fixture()

@@ -30,26 +30,26 @@ from idc_core.method.settings import CUDA_INSTANCES_PER_BATCH, build_settings
 TINY = build_settings("tiny", {"c_out": 16})
 PATCH = PatchSettings(patch_size=32, step=16, scale=4)
 GOLDEN = Path(__file__).parent / "golden" / "condense_unbatched.npz"
-NAMES = ("baby", "bird", "head")
+NAMES = ("astronaut", "chelsea", "rocket")
 
 
-def _crop(set5_dir: Path, position: int, name: str) -> np.ndarray:
+def _crop(photos_dir: Path, position: int, name: str) -> np.ndarray:
     """96 x (96 + 16 i) crops, so the instances have 25, 30 and 35 patches (different n)."""
-    return load_rgb(set5_dir / f"{name}.png")[40:136, 40 : 136 + 16 * position]
+    return load_rgb(photos_dir / f"{name}.png")[40:136, 40 : 136 + 16 * position]
 
 
 @pytest.fixture(scope="module")
-def instances(set5_dir):
-    return [make_instance(name, _crop(set5_dir, i, name), PATCH) for i, name in enumerate(NAMES)]
+def instances(photos_dir):
+    return [make_instance(name, _crop(photos_dir, i, name), PATCH) for i, name in enumerate(NAMES)]
 
 
 @pytest.fixture()
-def images(tmp_path, set5_dir) -> list[Path]:
+def images(tmp_path, photos_dir) -> list[Path]:
     folder = tmp_path / "images"
     folder.mkdir()
     paths = [folder / f"{name}.png" for name in NAMES]
     for i, (name, path) in enumerate(zip(NAMES, paths, strict=True)):
-        save_png(path, _crop(set5_dir, i, name))
+        save_png(path, _crop(photos_dir, i, name))
     return paths
 
 
@@ -180,11 +180,11 @@ def test_bf16_autocast_covers_the_teacher_only(instances, teacher, monkeypatch):
         )
 
 
-def test_a_group_is_refused_when_seeds_or_patch_sizes_do_not_match(instances, teacher, set5_dir):
+def test_a_group_is_refused_when_seeds_or_patch_sizes_do_not_match(instances, teacher, photos_dir):
     with pytest.raises(ValueError, match="one seed per instance"):
         condense_group(instances, teacher, 0.2, TINY, [1])
     other = make_instance(
-        "x", load_rgb(set5_dir / "bird.png")[:96, :96], PatchSettings(patch_size=48, step=24)
+        "x", load_rgb(photos_dir / "chelsea.png")[:96, :96], PatchSettings(patch_size=48, step=24)
     )
     with pytest.raises(ValueError, match="patch size"):
         condense_group([instances[0], other], teacher, 0.2, TINY, [1, 2])
@@ -203,21 +203,21 @@ def test_pipeline_condenses_in_groups_and_writes_every_instance(tmp_path, images
     events = []
     records = condense_images(images, tmp_path / "out", _job(2), teacher, events.append)
 
-    n_real = {"baby": 25, "bird": 30, "head": 35}
+    n_real = {"astronaut": 25, "chelsea": 30, "rocket": 35}
     assert [(r.name, r.n_real, r.n_synthetic) for r in records] == [
         (name, n_real[name], math.ceil(0.2 * n_real[name])) for name in NAMES
     ]
     pairs = read_pairs(tmp_path / "out")
     assert pairs.hr.shape == (18, 32, 32, 3) and pairs.lr.shape == (18, 8, 8, 3)
-    # baby and bird start together, before any step; head after both are written.
+    # astronaut and chelsea start together, before any step; rocket after both are written.
     kinds = [(e.kind, e.instance) for e in events if e.kind != "step"]
     assert kinds == [
-        ("instance_started", "baby"),
-        ("instance_started", "bird"),
-        ("instance_finished", "baby"),
-        ("instance_finished", "bird"),
-        ("instance_started", "head"),
-        ("instance_finished", "head"),
+        ("instance_started", "astronaut"),
+        ("instance_started", "chelsea"),
+        ("instance_finished", "astronaut"),
+        ("instance_finished", "chelsea"),
+        ("instance_started", "rocket"),
+        ("instance_finished", "rocket"),
     ]
     for name in NAMES:
         steps = [e.step for e in events if e.kind == "step" and e.instance == name]
@@ -242,19 +242,19 @@ def test_a_cancelled_batched_run_resumes_to_identical_files(tmp_path, images, te
     condense_images(images, tmp_path / "reference", job, teacher)
     out = tmp_path / "out"
 
-    # Cancelled in the middle of the first group: nothing of baby or bird is left.
+    # Cancelled in the middle of the first group: nothing of astronaut or chelsea is left.
     polls = []
 
-    def stop_at_fifth_poll() -> bool:  # polls 1, 2: before baby and bird start; 3-5: steps
+    def stop_at_fifth_poll() -> bool:  # polls 1, 2: before astronaut and chelsea start; 3-5: steps
         polls.append(1)
         return len(polls) == 5
 
-    with pytest.raises(CondenseCancelled, match="baby, bird: cancelled at step 2"):
+    with pytest.raises(CondenseCancelled, match="astronaut, chelsea: cancelled at step 2"):
         condense_images(images, out, job, teacher, should_stop=stop_at_fifth_poll)
     assert not list((out / "instances").iterdir())
     assert not any((out / sub).is_dir() and any((out / sub).iterdir()) for sub in ("HR", "LR"))
 
-    # Cancelled once the first group is written: baby and bird are kept, head is not there.
+    # Cancelled once the first group is written: astronaut and chelsea are kept, rocket is not there.
     finished = []
 
     def note(event):
@@ -263,10 +263,10 @@ def test_a_cancelled_batched_run_resumes_to_identical_files(tmp_path, images, te
 
     with pytest.raises(CondenseCancelled):
         condense_images(images, out, job, teacher, note, should_stop=lambda: len(finished) == 2)
-    assert sorted(p.stem for p in (out / "instances").iterdir()) == ["baby", "bird"]
+    assert sorted(p.stem for p in (out / "instances").iterdir()) == ["astronaut", "chelsea"]
 
     events = []
     condense_images(images, out, job, teacher, events.append)
-    assert [e.instance for e in events if e.kind == "instance_skipped"] == ["baby", "bird"]
+    assert [e.instance for e in events if e.kind == "instance_skipped"] == ["astronaut", "chelsea"]
     assert _digests(out) == _digests(tmp_path / "reference")
     assert len(_digests(out)) == 2 * 18

@@ -142,7 +142,7 @@ def test_torchvision_stand_in_is_gone_after_importing_spandrel():
     assert result.stdout.split() == ["True", "False"], result.stderr
 
 
-def test_spandrel_swinir_serves_as_the_idc_teacher(tmp_path, set5_dir):
+def test_spandrel_swinir_serves_as_the_idc_teacher(tmp_path, photos_dir):
     """A randomly initialised SwinIR read through spandrel drives IDC and makes the HR patches."""
     from idc_core.api import CondenseJob, PatchSettings, condense_images
     from idc_core.data.images import load_rgb, save_png
@@ -150,9 +150,9 @@ def test_spandrel_swinir_serves_as_the_idc_teacher(tmp_path, set5_dir):
 
     torch.manual_seed(0)
     teacher = load_model(write_pth(tmp_path, small_swinir(4), "swinir"))
-    image = tmp_path / "images" / "butterfly.png"
+    image = tmp_path / "images" / "coffee.png"
     image.parent.mkdir()
-    save_png(image, load_rgb(set5_dir / "butterfly.png")[:64, :64])
+    save_png(image, load_rgb(photos_dir / "coffee.png")[:64, :64])
     job = CondenseJob(
         ratio=0.25,
         patch=PatchSettings(patch_size=32, step=16, scale=4),

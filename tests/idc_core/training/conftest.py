@@ -1,4 +1,4 @@
-"""Real training pairs: overlapping 32 x 32 HR patches (8 x 8 LR) of two T91 images."""
+"""Real training pairs: overlapping 32 x 32 HR patches (8 x 8 LR) of two small training photos."""
 
 import pytest
 
@@ -10,6 +10,6 @@ PATCHES = PatchSettings(patch_size=32, step=32, scale=4)
 
 
 @pytest.fixture(scope="session")
-def t91_pairs(t91_dir) -> PairedArrays:
-    paths = sorted(t91_dir.glob("*.png"))[:2]
+def t91_pairs(train_photos_dir) -> PairedArrays:
+    paths = sorted(train_photos_dir.glob("*.png"))[:2]
     return patches_from_images(paths, PATCHES)
