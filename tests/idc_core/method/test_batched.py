@@ -68,7 +68,13 @@ def _digests(folder: Path) -> dict[str, str]:
     }
 
 
-def test_a_group_of_one_reproduces_the_unbatched_code(small_instance, teacher):
+def test_a_group_of_one_reproduces_the_unbatched_code(set5_dir, teacher):
+    # The golden's instance: 25 pairs of a 96x96 corner of the published Set5 butterfly.
+    small_instance = make_instance(
+        "butterfly",
+        load_rgb(set5_dir / "butterfly.png")[64:160, 64:160],
+        PatchSettings(patch_size=32, step=16, scale=4),
+    )
     # The golden was written by condense_instance before the batched loop existed (commit
     # 32c4b3f), with these arguments; it matched bit for bit on the machine that wrote it.
     golden = np.load(GOLDEN)
