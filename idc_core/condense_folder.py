@@ -26,12 +26,18 @@ import torch
 from PIL import Image
 from torch import nn
 
-from idc_core import __version__
+from idc_core import __version__, progress
 from idc_core.data.images import ImageReadError
 from idc_core.data.paired import pair_stems, write_meta_info, write_pairs
 from idc_core.data.patches import ImageTooSmallError, Instance, load_instance
 from idc_core.device import resolve_device
-from idc_core.manifest import sources_digest, weights_sha256
+from idc_core.manifest import (
+    describe_device,
+    run_environment,
+    sources_digest,
+    weights_sha256,
+    write_checksums,
+)
 from idc_core.method.condense import CondenseCancelled, condense_group
 from idc_core.method.diagnostics import summarize as summarize_diagnostics
 from idc_core.method.settings import IDCSettings
@@ -184,6 +190,12 @@ class _Run:
     emit: ProgressCallback
     stop: Callable[[], bool]
 
+    def _compute(self, bf16: bool) -> dict[str, Any]:
+        """Where and in which precision the teacher ran for an instance (for the manifest)."""
+        autocast = bf16 and self.device.type == "cuda" and self.teacher is not None
+        dtype = "bfloat16 autocast" if autocast else "float32"
+        return {"compute": {**describe_device(self.device), "teacher_dtype": dtype}}
+
     def _skip_or_start(self, index: int, name: str) -> InstanceRecord | None:
         """The record of a finished instance, or None after preparing to (re)do it."""
         if name in self.done:
@@ -273,7 +285,7 @@ class _Run:
                 stems=[pair_stem(name, j) for j in range(len(result.lr))],
                 seconds=seconds_each,
                 job_fingerprint=self.fingerprint,
-                stats=result.stats,
+                stats={**result.stats, **self._compute(settings.bf16)},
             )
             lr_float = result.lr.transpose(0, 2, 3, 1) if job.save_float_lr else None
             lr_uint8, hr_uint8 = _to_uint8_nhwc(result.lr), _to_uint8_nhwc(result.hr)
@@ -286,7 +298,11 @@ class _Run:
         from idc_core.baselines import select_indices
 
         job, records = self.job, []
-        instances: list[Instance] = [load_instance(path, job.patch) for path in self.paths]
+        instances: list[Instance] = []
+        with progress.task("loading images", len(self.paths), "images") as task:
+            for path in self.paths:
+                instances.append(load_instance(path, job.patch))
+                task.advance()
         self.emit(ProgressEvent("selecting", job.method, 0, len(self.paths)))
         started = time.perf_counter()
         picks = select_indices(
@@ -306,7 +322,7 @@ class _Run:
                     stems=[pair_stem(instance.name, int(i)) for i in kept],
                     seconds=seconds_each,
                     job_fingerprint=self.fingerprint,
-                    stats={"kept_indices": [int(i) for i in kept]},
+                    stats={"kept_indices": [int(i) for i in kept], **self._compute(False)},
                 )
                 lr = instance.lr[kept]
                 lr_float = lr.astype(np.float32) / 255.0 if job.save_float_lr else None
@@ -359,6 +375,7 @@ def finalize_dataset(
         )
     n_pairs = write_meta_info(out)
     n_real = sum(record.n_real for record in records)
+    compute = {json.dumps(r.stats.get("compute"), sort_keys=True) for r in records}
     manifest = {
         "format": "idc-condensed-dataset",
         "format_version": 1,
@@ -368,7 +385,10 @@ def finalize_dataset(
         "job": job.model_dump(),
         "settings": job.idc_settings().model_dump() if job.method == "idc" else None,
         "teacher": teacher_info,
+        "environment": run_environment(),
+        "compute": [json.loads(entry) for entry in sorted(compute)],  # one entry per device used
         "sources": sources_digest(paths),
+        "outputs": write_checksums(out),
         "pairs": n_pairs,
         "real_pairs": n_real,
         "effective_ratio": n_pairs / n_real,

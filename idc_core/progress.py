@@ -111,11 +111,11 @@ class Display:
         stream: TextIO,
         live: bool | None = None,
         interval: float = LOG_INTERVAL_S,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.stream = stream
         self.live = stream.isatty() if live is None else live
-        self.interval, self.clock = interval, clock
+        self.interval, self.clock = interval, clock or time.monotonic
         self.open: list[Task] = []
         self.last_logged: dict[int, float] = {}  # task id -> clock of its last log line
         self.last_redraw = float("-inf")

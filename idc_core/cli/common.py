@@ -36,7 +36,9 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except (ValueError, OSError) as error:  # pydantic's ValidationError is a ValueError
-        error_console.print(f"[bold red]error:[/] {error}", markup=True, highlight=False)
+        error_console.print(
+            f"[bold red]error:[/] {error}", markup=True, highlight=False, soft_wrap=True
+        )
         raise typer.Exit(1) from error
 
 

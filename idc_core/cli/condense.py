@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from idc_core import progress
 from idc_core.api import (
     CondenseJob,
     PatchSettings,
@@ -26,8 +26,11 @@ from idc_core.api import (
     train_teacher,
 )
 from idc_core.cli.common import console, error_console, user_errors
-from idc_core.cli.prepare import ImagesDir, OutDir, PatchSize, Scale, Step
+from idc_core.cli.prepare import ImagesDir, OutDir, Overwrite, PatchSize, Scale, Step, report_claim
 from idc_core.cli.summary import print_diagnostics
+from idc_core.manifest import weights_sha256
+from idc_core.output_folder import claim_output_folder
+from idc_core.run_identity import condense_run
 
 TEACHER_FILE = "teacher.safetensors"
 
@@ -54,59 +57,38 @@ def describe_validation_error(error: ValidationError) -> str:
     )
 
 
-class _Bars:
-    """Two rich bars: instances done, and steps of the current instance with its loss."""
+class _ImagesProgress:
+    """The ProgressEvents of condense_images as one progress task over the images."""
 
-    def __init__(self, progress: Progress, n_images: int) -> None:
-        self.progress = progress
-        self.images = progress.add_task("images", total=n_images, info="")
-        self.steps = progress.add_task("steps", total=1, info="", visible=False)
+    def __init__(self, task: progress.Task) -> None:
+        self.task = task
 
     def __call__(self, event: ProgressEvent) -> None:
         if event.kind == "selecting":
-            self.progress.update(self.images, info=f"{event.instance}: selecting over all images")
+            self.task.update(info=f"{event.instance}: ranking the patches of all images")
         elif event.kind == "instance_started":
-            self.progress.update(self.steps, completed=0, visible=True, info=event.instance)
+            self.task.update(info=f"{event.instance} started")
         elif event.kind == "step":
             loss = event.losses.get("total", float("nan"))
-            self.progress.update(
-                self.steps,
-                completed=event.step,
-                total=event.steps,
-                info=f"{event.instance} loss {loss:.3f}",
+            self.task.update(
+                info=f"{event.instance} step {event.step}/{event.steps}, loss {loss:.3f}"
             )
-        else:  # instance_finished / instance_skipped
-            note = "(already done)" if event.kind == "instance_skipped" else ""
-            self.progress.update(
-                self.images, completed=event.index + 1, info=f"{event.instance} {note}"
-            )
+        elif event.kind == "instance_skipped":
+            self.task.skip(info=f"{event.instance} (already done)")
+        else:  # instance_finished
+            self.task.advance(info=f"{event.instance} done")
 
 
-def _teacher(
-    teacher: Path | None,
-    train: bool,
-    out: Path,
-    paths: list[Path],
-    patch: PatchSettings,
-    arch: str,
-    recipe: str,
-    iterations: int | None,
-    seed: int,
-    device: Any,
-) -> tuple[Any, Path | None]:
-    """Load --teacher, or train one on the images (kept in --out, reused when resuming)."""
-    if teacher is not None and train:
-        raise ValueError("give either --teacher or --train-teacher, not both")
-    if teacher is None and not train:
-        return None, None
-    path = teacher if teacher is not None else out / TEACHER_FILE
-    if teacher is not None or path.is_file():
-        if teacher is None:
-            console.print(f"reusing the teacher trained earlier: {path}")
+def _train_teacher_into(
+    out: Path, paths: list[Path], patch: PatchSettings, arch: str, recipe: Any, device: Any
+) -> tuple[Any, Path]:
+    """The teacher trained on the images into --out, or the one trained there earlier."""
+    path = out / TEACHER_FILE
+    if path.is_file():
+        console.print(f"reusing the teacher trained earlier: {path}")
         return load_model(path, device=str(device)), path
-    settings = get_recipe(recipe, iterations=iterations, seed=seed)
     console.print(f"training a {arch} x{patch.scale} teacher on {len(paths)} images")
-    model, _ = train_teacher(paths, patch, settings, arch, device)
+    model, _ = train_teacher(paths, patch, recipe, arch, device)
     save_model(model, path)
     return model, path
 
@@ -142,9 +124,10 @@ def condense(
             "--teacher-hr", help="selection methods: HR made by the teacher (Random-T, ...)"
         ),
     ] = False,
+    overwrite: Overwrite = False,
 ) -> None:
     """Condense --images into --out; re-running the same command resumes where it stopped."""
-    with user_errors():
+    with user_errors(), progress.report_to():
         overrides = parse_overrides(set_)
         if iterations is not None:
             overrides["iterations"] = iterations
@@ -167,33 +150,32 @@ def condense(
         check_images(paths, job.patch.patch_size, job.patch.scale)
         if job.needs_teacher and teacher is None and not train_teacher_:
             raise ValueError(f"method {method!r} needs --teacher PATH or --train-teacher")
-        model, model_path = _teacher(
-            teacher,
-            train_teacher_,
-            out,
-            paths,
-            job.patch,
-            teacher_arch,
-            teacher_recipe,
-            teacher_iterations,
-            seed,
-            torch_device,
-        )
-        if model is not None and model.scale != scale:
-            raise ValueError(f"the teacher {model_path} is x{model.scale} but --scale is {scale}")
+        if teacher is not None and train_teacher_:
+            raise ValueError("give either --teacher or --train-teacher, not both")
+        if not job.needs_teacher and (teacher is not None or train_teacher_):
+            console.print(f"--method {method} without --teacher-hr uses no teacher: ignoring it")
+            teacher, train_teacher_ = None, False
+        model, model_path = None, teacher
+        teacher_identity: dict[str, object] | None = None
+        if teacher is not None:
+            model = load_model(teacher, device=str(torch_device))
+            if model.scale != scale:
+                raise ValueError(f"the teacher {teacher} is x{model.scale} but --scale is {scale}")
+            teacher_identity = {"weights_sha256": weights_sha256(model)}
+        if train_teacher_:
+            recipe = get_recipe(teacher_recipe, iterations=teacher_iterations, seed=seed)
+            trained = {"arch": teacher_arch, "recipe": teacher_recipe, "seed": seed}
+            teacher_identity = {"trained": {**trained, "iterations": recipe.iterations}}
+        run = condense_run(job, teacher_identity, paths)
+        report_claim(claim_output_folder(out, run, [p.stem for p in paths], overwrite), out)
+        if train_teacher_:
+            model, model_path = _train_teacher_into(
+                out, paths, job.patch, teacher_arch, recipe, torch_device
+            )
         console.print(f"{method} r={ratio} on {len(paths)} images, preset {preset}, {torch_device}")
-        columns = (
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            TextColumn("{task.fields[info]}"),
-        )
         try:
-            with Progress(*columns, console=error_console) as progress:
-                records = condense_images(
-                    paths, out, job, model, on_progress=_Bars(progress, len(paths))
-                )
+            with progress.task(f"condense ({method})", len(paths), "images") as task:
+                records = condense_images(paths, out, job, model, on_progress=_ImagesProgress(task))
         except KeyboardInterrupt:
             error_console.print(
                 "interrupted: finished images are kept; run the same command again to resume"

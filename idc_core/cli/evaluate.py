@@ -24,9 +24,7 @@ CONVENTION_TITLES = {
 
 
 def results_table(rows: list[tuple[str, EvalResult]], scale: int, convention: str) -> Table:
-    table = Table(
-        title=f"PSNR / SSIM, x{scale}, {scale}-pixel border cropped; {CONVENTION_TITLES[convention]}"
-    )
+    table = Table(title=f"PSNR / SSIM ({convention}), x{scale}, {scale}-pixel border cropped")
     for column in ("method", "test set", "images", "PSNR (dB)", "SSIM"):
         table.add_column(column, justify="left" if column in ("method", "test set") else "right")
     for method, result in rows:
@@ -88,6 +86,7 @@ def evaluate(
             if bicubic:
                 rows.append(("bicubic", evaluate_bicubic(folder, scale, convention)))
         console.print(results_table(rows, scale, convention))
+        console.print(CONVENTION_TITLES[convention], soft_wrap=True)
         if json_path is not None:
             write_json(
                 json_path,

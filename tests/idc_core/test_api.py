@@ -71,7 +71,7 @@ def test_condense_writes_pairs_markers_and_manifest(tmp_path, images, teacher):
     ]
     pairs = read_pairs(out)
     assert pairs.hr.shape == (2 * n, 32, 32, 3) and pairs.lr.shape == (2 * n, 8, 8, 3)
-    assert pairs.names[:2] == ["baby_0000", "baby_0001"]
+    assert pairs.names[:2] == ["astronaut_0000", "astronaut_0001"]
     floats = read_pairs(out, prefer_float=True).lr
     assert floats.dtype == np.float32 and np.abs(floats * 255 - pairs.lr).max() <= 0.5 + 1e-4
     # HR is the teacher's output for the (float) synthetic LR, rounded to 8 bits.
@@ -96,14 +96,14 @@ def test_condense_writes_pairs_markers_and_manifest(tmp_path, images, teacher):
     )
     assert len(manifest["teacher"]["weights_sha256"]) == 64
     lines = (out / "meta_info.txt").read_text().splitlines()
-    assert lines[0] == "baby_0000.png (32,32,3)" and len(lines) == 2 * n
+    assert lines[0] == "astronaut_0000.png (32,32,3)" and len(lines) == 2 * n
 
 
 def test_resume_redoes_only_the_missing_instance_with_identical_bytes(tmp_path, images, teacher):
     out = tmp_path / "out"
     condense_images(images, out, JOB, teacher)
     before = _digests(out)
-    for path in out.rglob("bird_*"):
+    for path in out.rglob("chelsea_*"):
         path.unlink()
     (out / "instances" / "chelsea.json").unlink()
 
@@ -131,7 +131,7 @@ def test_cancel_leaves_no_half_written_instance_and_resumes(tmp_path, images, te
         condense_images(images, out, JOB, teacher, should_stop=stop_in_second_instance)
     assert (out / "instances" / "astronaut.json").is_file()
     assert not (out / "instances" / "chelsea.json").exists()
-    assert not list(out.rglob("bird_*")) and not list(out.rglob("*.tmp"))
+    assert not list(out.rglob("chelsea_*")) and not list(out.rglob("*.tmp"))
     with pytest.raises(ValueError, match="not condensed yet"):
         finalize_dataset(out, JOB, None, images)
 

@@ -6,8 +6,8 @@ from skimage.color import rgb2gray
 from idc_core.baselines.dcsr import equal_quotas, select_dcsr, texture_complexity
 
 
-def test_texture_complexity_matches_scipy_sobel_per_patch(butterfly):
-    patches = butterfly.hr[:12]
+def test_texture_complexity_matches_scipy_sobel_per_patch(coffee):
+    patches = coffee.hr[:12]
     expected = []
     for patch in patches:
         grey = rgb2gray(patch)
@@ -31,8 +31,8 @@ def test_equal_quotas_redistribute_what_short_clusters_cannot_give():
         equal_quotas(np.array([1, 1]), 3, rng)
 
 
-def test_dcsr_keeps_only_above_median_texture_and_draws_per_cluster(butterfly, pixel_features):
-    complexity = texture_complexity(butterfly.hr)
+def test_dcsr_keeps_only_above_median_texture_and_draws_per_cluster(coffee, pixel_features):
+    complexity = texture_complexity(coffee.hr)
     asked = []
 
     def features_of(indices):
@@ -60,8 +60,8 @@ def test_dcsr_keeps_only_above_median_texture_and_draws_per_cluster(butterfly, p
     assert np.array_equal(picks, select_dcsr(complexity, features_of, n=45, seed=0))
 
 
-def test_dcsr_fills_from_the_most_textured_dropped_patches_when_survivors_run_out(butterfly):
-    complexity = texture_complexity(butterfly.hr)
+def test_dcsr_fills_from_the_most_textured_dropped_patches_when_survivors_run_out(coffee):
+    complexity = texture_complexity(coffee.hr)
     n_survivors = int(np.sum(complexity > np.median(complexity)))
     picks = select_dcsr(complexity, lambda idx: pytest.fail("no clustering needed"), 150, 0)
     assert len(picks) == 150 > n_survivors
