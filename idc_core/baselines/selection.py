@@ -11,8 +11,9 @@ from idc_core.baselines.kcenter import select_kcenter
 from idc_core.baselines.random_selection import select_random
 from idc_core.data.patches import Instance
 from idc_core.models.base import SRModel
+from idc_core.spec import SELECTION_METHODS
 
-METHODS = ("random", "herding", "kcenter", "dcsr")
+METHODS = SELECTION_METHODS  # stated once, in idc_core.spec
 
 
 def selection_budget(n_total: int, ratio: float) -> int:
