@@ -10,8 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app import caps
 from app.jobspec import CheckpointTeacher, JobSpec, TrainedTeacher
 from idc_core.spec import PRESETS, RECIPES, Arch, Method, Scale, TeacherTraining
 
@@ -157,6 +158,13 @@ class CondenseRequest(BaseModel):
     shard_size: int | None = Field(
         None, description="images per shard; empty = the service's setting"
     )
+
+    @field_validator("settings")
+    @classmethod
+    def _capped(cls, overrides: dict[str, Any]) -> dict[str, Any]:
+        """The service's caps (app/caps.py) before any override reaches the library."""
+        caps.check_overrides(overrides)
+        return overrides
 
     def job_spec(self, default_shard_size: int) -> JobSpec:
         """The one place the request becomes what the workers run (pydantic ValidationError

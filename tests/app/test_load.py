@@ -26,7 +26,7 @@ def _seed_job(settings, owner: str) -> str:
     engine = make_engine(settings.sqlalchemy_url)
     try:
         with session_scope(make_sessionmaker(engine)) as session:
-            job = Job(owner=owner, method="random", params={}, request_digest="0" * 64)
+            job = Job(owner=owner, method="random", params={}, spec={}, request_digest="0" * 64)
             session.add(job)
             session.flush()
             return job.id
