@@ -53,10 +53,20 @@ def history_path(model_path: Path) -> Path:
     return model_path.with_name(f"{model_path.stem}.history.json")
 
 
-def check_model_path(path: Path) -> None:
-    """Fail before training, not after, when the output name is wrong."""
+ModelOverwrite = Annotated[
+    bool, typer.Option("--overwrite", help="replace an existing --out model and its .json files")
+]
+
+
+def check_model_path(path: Path, overwrite: bool = False) -> None:
+    """Fail before training, not after, when the output name is wrong or would replace a model
+    (its weights, config or history) that the user did not ask to replace."""
     if path.suffix != ".safetensors":
         raise ValueError(f"--out must end in .safetensors, got {path}")
+    existing = [p for p in (path, path.with_suffix(".json"), history_path(path)) if p.exists()]
+    if existing and not overwrite:
+        names = ", ".join(str(p) for p in existing)
+        raise ValueError(f"{names} already exist; pass --overwrite to replace them")
 
 
 def save_trained(

@@ -11,6 +11,7 @@ import typer
 from idc_core import progress
 from idc_core.cli.common import (
     ConventionOption,
+    ModelOverwrite,
     check_model_path,
     console,
     save_trained,
@@ -57,10 +58,11 @@ def train_student(
     val_folder: ValFolder = None,
     val_every: ValEvery = None,
     convention: ConventionOption = DEFAULT_CONVENTION,
+    overwrite: ModelOverwrite = False,
 ) -> None:
     """Train a student from scratch on --data; the scale comes from the patch sizes."""
     with user_errors(), progress.report_to():
-        check_model_path(out)
+        check_model_path(out, overwrite)
         settings = get_recipe(
             recipe,
             iterations=iterations,

@@ -10,6 +10,7 @@ import typer
 from idc_core import progress
 from idc_core.cli.common import (
     ConventionOption,
+    ModelOverwrite,
     check_model_path,
     console,
     save_trained,
@@ -56,10 +57,11 @@ def train(
     val_folder: ValFolder = None,
     val_every: ValEvery = None,
     convention: ConventionOption = DEFAULT_CONVENTION,
+    overwrite: ModelOverwrite = False,
 ) -> None:
     """Train a teacher on every patch of the images in --images and save it to --out."""
     with user_errors(), progress.report_to():
-        check_model_path(out)
+        check_model_path(out, overwrite)
         patch = PatchSettings(patch_size=patch_size, step=step, scale=scale)
         settings = get_recipe(
             recipe,

@@ -103,3 +103,18 @@ def test_cuda_without_a_gpu_is_a_clear_error(tmp_path, images):
     args = ["teacher", "train", "--images", str(images), "--out", str(tmp_path / "t.safetensors")]
     result = runner.invoke(app, [*args, "--device", "cuda"])
     assert result.exit_code == 1 and "CUDA is not available" in result.output
+
+
+def test_teacher_train_never_replaces_a_model_unasked(tmp_path, images):
+    out = tmp_path / "teacher.safetensors"
+    args = ["teacher", "train", "--images", str(images), "--out", str(out), "--iterations", "2"]
+    args += ["--batch-size", "2", "--device", "cpu"]
+    assert runner.invoke(app, args).exit_code == 0
+    files = ("teacher.safetensors", "teacher.json", "teacher.history.json")
+    before = {name: (tmp_path / name).read_bytes() for name in files}
+    again = runner.invoke(app, [*args, "--seed", "5"])
+    assert again.exit_code != 0 and "--overwrite" in again.output
+    assert {name: (tmp_path / name).read_bytes() for name in files} == before
+    replaced = runner.invoke(app, [*args, "--seed", "5", "--overwrite"])
+    assert replaced.exit_code == 0, replaced.output
+    assert (tmp_path / "teacher.safetensors").read_bytes() != before["teacher.safetensors"]
