@@ -40,6 +40,7 @@ from idc_core.manifest import (
 )
 from idc_core.method.condense import CondenseCancelled, condense_group
 from idc_core.method.diagnostics import summarize as summarize_diagnostics
+from idc_core.method.instance_state import patches_to_tensor, patches_to_uint8
 from idc_core.method.settings import IDCSettings
 from idc_core.models.base import SRModel
 from idc_core.seeding import instance_seed
@@ -58,11 +59,6 @@ from idc_core.spec.layout import (
 from idc_core.spec.patches import holds_patch
 
 ProgressCallback = Callable[[ProgressEvent], None]
-
-
-def _to_uint8_nhwc(batch: np.ndarray) -> np.ndarray:
-    """float N x 3 x H x W in [0, 1] -> uint8 N x H x W x 3 (rounded)."""
-    return np.clip(np.rint(batch * 255.0), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
 
 
 def _write_json_atomically(path: Path, data: Any) -> None:
@@ -288,7 +284,7 @@ class _Run:
                 stats={**result.stats, **self._compute(settings.bf16)},
             )
             lr_float = result.lr.transpose(0, 2, 3, 1) if job.save_float_lr else None
-            lr_uint8, hr_uint8 = _to_uint8_nhwc(result.lr), _to_uint8_nhwc(result.hr)
+            lr_uint8, hr_uint8 = patches_to_uint8(result.lr), patches_to_uint8(result.hr)
             records[index] = self._finish(index, record, hr_uint8, lr_uint8, lr_float)
         return records
 
@@ -339,12 +335,11 @@ class _Run:
             scale = self.job.patch.scale
             n, h, w, c = lr_uint8.shape
             return np.zeros((0, h * scale, w * scale, c), np.uint8)
-        lr = torch.from_numpy(lr_uint8.transpose(0, 3, 1, 2).astype(np.float32) / 255.0)
         model = upsampler if upsampler is not None else self.teacher
         assert model is not None  # needs_teacher was checked in condense_images
         with frozen(model.to(self.device)):
-            hr = upscale(model, lr.to(self.device), 64)
-        return _to_uint8_nhwc(hr.cpu().numpy())
+            hr = upscale(model, patches_to_tensor(lr_uint8, self.device), 64)
+        return patches_to_uint8(hr.cpu().numpy())
 
 
 def finalize_dataset(

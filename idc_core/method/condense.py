@@ -33,7 +33,12 @@ from idc_core.cancellation import Cancelled
 from idc_core.data.patches import Instance
 from idc_core.data.resize import bicubic_downsample
 from idc_core.method.diagnostics import instance_diagnostics
-from idc_core.method.instance_state import InstanceState, teacher_autocast
+from idc_core.method.instance_state import (
+    InstanceState,
+    patches_to_tensor,
+    patches_to_uint8,
+    teacher_autocast,
+)
 from idc_core.method.settings import IDCSettings
 
 StepCallback = Callable[[int, int, dict[str, float]], None]
@@ -95,9 +100,10 @@ def instance_scale(instance: Instance) -> int:
 def bicubic_of(hr: Tensor, scale: int) -> Tensor:
     """The LR patches of `lr_from_hr`: MATLAB-bicubic down-sampling of the 8-bit HR patches, as
     the real LR patches were made, so that (LR, HR) is an exact pair of the test degradation."""
-    hr_uint8 = np.clip(np.rint(hr.cpu().numpy() * 255.0), 0, 255).astype(np.uint8)
-    lr = np.stack([bicubic_downsample(image.transpose(1, 2, 0), scale) for image in hr_uint8])
-    return torch.from_numpy(lr.transpose(0, 3, 1, 2).astype(np.float32) / 255.0).to(hr.device)
+    lr = np.stack(
+        [bicubic_downsample(image, scale) for image in patches_to_uint8(hr.cpu().numpy())]
+    )
+    return patches_to_tensor(lr, hr.device)
 
 
 def condense_group(

@@ -52,6 +52,11 @@ def patches_to_tensor(patches: np.ndarray, device: torch.device) -> Tensor:
     return tensor.permute(0, 3, 1, 2).float().div_(255.0)
 
 
+def patches_to_uint8(batch: np.ndarray) -> np.ndarray:
+    """float N x 3 x H x W in [0, 1] -> uint8 N x H x W x 3 (rounded): the inverse of the above."""
+    return np.clip(np.rint(batch * 255.0), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+
+
 def _teacher_features(
     teacher: nn.Module, lr: Tensor, settings: IDCSettings, device: torch.device
 ) -> Tensor:

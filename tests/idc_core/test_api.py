@@ -44,12 +44,6 @@ def images(tmp_path, photos_dir) -> list[Path]:
     return paths
 
 
-@pytest.fixture()
-def teacher():
-    torch.manual_seed(0)
-    return build_model("edsr-tiny", 4, num_feat=8, num_block=1)
-
-
 def _digests(folder: Path) -> dict[str, str]:
     return {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()

@@ -4,9 +4,8 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
-from idc_core.api import CondenseJob, PatchSettings, build_model, condense_images, finalize_dataset
+from idc_core.api import CondenseJob, PatchSettings, condense_images, finalize_dataset
 from idc_core.condense_folder import read_marker
 from idc_core.data.images import load_rgb, save_png
 from idc_core.method.diagnostics import PSNR_CAP_DB
@@ -24,12 +23,6 @@ def images(tmp_path, set5_dir) -> list[Path]:
         save_png(path, load_rgb(set5_dir / f"{name}.png")[40:136, 40:136])
         paths.append(path)
     return paths
-
-
-@pytest.fixture()
-def teacher():
-    torch.manual_seed(0)
-    return build_model("edsr-tiny", 4, num_feat=8, num_block=1)
 
 
 def _strict_json(path: Path) -> dict:

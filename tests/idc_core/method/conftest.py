@@ -1,11 +1,9 @@
 """Small real instances and a small real teacher for the method tests (seconds each)."""
 
 import pytest
-import torch
 
 from idc_core.data.images import load_rgb
 from idc_core.data.patches import Instance, PatchSettings, make_instance
-from idc_core.models import SRModel, build_model
 
 SMALL_PATCHES = PatchSettings(patch_size=32, step=16, scale=4)
 
@@ -15,10 +13,3 @@ def small_instance(photos_dir) -> Instance:
     """25 real pairs (32x32 HR, 8x8 LR) from a 96x96 corner of the coffee photo."""
     image = load_rgb(photos_dir / "coffee.png")
     return make_instance("coffee", image[64:160, 64:160], SMALL_PATCHES)
-
-
-@pytest.fixture()
-def teacher() -> SRModel:
-    """An untrained 8-channel, 1-block EDSR: real convolutions, CPU-cheap."""
-    torch.manual_seed(0)
-    return build_model("edsr-tiny", 4, num_feat=8, num_block=1)
