@@ -18,7 +18,7 @@ from idc_core.api import (
     PairedArrays,
     SRModel,
     build_model,
-    evaluate_model,
+    evaluate_model_by_convention,
     load_model,
     make_validator,
     read_pairs,
@@ -101,11 +101,16 @@ def train_and_test(
     validate = make_validator(config.val_folder, scale, config.device, config.convention)
     history = train_sr_model(student, dataset, recipe, config.device, validate=validate)
     scores: dict[str, dict[str, dict[str, float]]] = {}
-    for convention in dict.fromkeys([config.convention, *CONVENTIONS]):
-        scores[convention] = {}
-        for folder in config.test_folders:
-            result = evaluate_model(student, folder, scale, config.device, convention=convention)
-            scores[convention][result.name] = {"psnr": result.mean_psnr, "ssim": result.mean_ssim}
+    conventions = [config.convention, *CONVENTIONS]
+    for folder in config.test_folders:
+        by_convention = evaluate_model_by_convention(
+            student, folder, scale, config.device, conventions
+        )
+        for convention, result in by_convention.items():
+            scores.setdefault(convention, {})[result.name] = {
+                "psnr": result.mean_psnr,
+                "ssim": result.mean_ssim,
+            }
     record = {
         "seed": seed,
         "pairs": len(dataset),

@@ -21,6 +21,7 @@ from idc_core.evaluation import (
     EvalResult,
     evaluate_bicubic,
     evaluate_model,
+    evaluate_model_by_convention,
     make_validator,
 )
 from idc_core.manifest import describe_teacher, sources_digest
@@ -116,6 +117,7 @@ __all__ = [
     "describe_teacher",
     "evaluate_bicubic",
     "evaluate_model",
+    "evaluate_model_by_convention",
     "finalize_dataset",
     "get_recipe",
     "half_patch_step",

@@ -8,6 +8,7 @@ from idc_core.evaluation.evaluate import (
     evaluate_bicubic,
     evaluate_folders,
     evaluate_model,
+    evaluate_model_by_convention,
     make_validator,
     super_resolve,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "evaluate_bicubic",
     "evaluate_folders",
     "evaluate_model",
+    "evaluate_model_by_convention",
     "make_validator",
     "psnr_y",
     "rgb_to_y",

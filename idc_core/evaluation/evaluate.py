@@ -121,13 +121,18 @@ def _score_all(
     make_sr: Callable[[TestImage], np.ndarray],
     result: EvalResult,
     on_image: Callable[[ImageScore], None] | None = None,
+    also: Sequence[EvalResult] = (),
 ) -> EvalResult:
-    """Score every image into `result`, as one progress task."""
-    convention = check_convention(result.convention)
+    """Score every image into `result` (and into each of `also`, in its own convention, from the
+    same SR output: super-resolving is the costly part), as one progress task."""
+    results = [result, *also]
+    conventions = [check_convention(r.convention) for r in results]
     with progress.task(description, len(images), "images") as task:
         for image in images:
-            score = _score(image, make_sr(image), result.crop_border, convention)
-            result.images.append(score)
+            sr = make_sr(image)
+            for target, convention in zip(results, conventions, strict=True):
+                target.images.append(_score(image, sr, target.crop_border, convention))
+            score = result.images[-1]
             if on_image is not None:
                 on_image(score)
             task.advance(info=f"{image.name} {score.psnr:.2f} dB")
@@ -148,21 +153,44 @@ def evaluate_model(
     convention: Convention = DEFAULT_CONVENTION,
 ) -> EvalResult:
     """PSNR/SSIM of `model` on every image of `folder`; `on_image` sees each score."""
+    return evaluate_model_by_convention(model, folder, scale, device, [convention], on_image)[
+        convention
+    ]
+
+
+def evaluate_model_by_convention(
+    model: SRModel,
+    folder: str | Path,
+    scale: int,
+    device: str | torch.device,
+    conventions: Sequence[Convention],
+    on_image: Callable[[ImageScore], None] | None = None,
+) -> dict[str, EvalResult]:
+    """`evaluate_model` in several conventions at once: each image is super-resolved once and
+    its output scored in every convention; `on_image` sees the first convention's scores."""
     _check_scale(model, scale)
-    result = EvalResult(str(folder), scale, scale, check_convention(convention))
+    if not conventions:
+        raise ValueError("name at least one convention")
+    results = {
+        c: EvalResult(str(folder), scale, scale, check_convention(c))
+        for c in dict.fromkeys(conventions)
+    }
+    first, *others = results.values()
     images = load_test_images(folder, scale)
     was_training = model.training
     model.to(device).eval()
     try:
-        return _score_all(
-            f"{getattr(model, 'arch', 'model')} on {result.name}",
+        _score_all(
+            f"{getattr(model, 'arch', 'model')} on {first.name}",
             images,
             lambda image: super_resolve(model, image.lr, device),
-            result,
+            first,
             on_image,
+            also=others,
         )
     finally:
         model.train(was_training)
+    return results
 
 
 def evaluate_folders(

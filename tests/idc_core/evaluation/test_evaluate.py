@@ -12,6 +12,7 @@ from idc_core.evaluation import (
     evaluate_bicubic,
     evaluate_folders,
     evaluate_model,
+    evaluate_model_by_convention,
     make_validator,
     super_resolve,
 )
@@ -80,6 +81,26 @@ def test_model_scores_per_image_and_mean(photos_dir, two_photos, model):
             "psnr_y": pytest.approx(scores.mean_psnr),
             "ssim_y": pytest.approx(scores.mean_ssim),
         }
+
+
+def test_several_conventions_score_one_super_resolution(two_photos, model):
+    calls = {"n": 0}
+
+    def count(_module, _inputs, _output):
+        calls["n"] += 1
+
+    hook = model.register_forward_hook(count)
+    try:
+        both = evaluate_model_by_convention(model, two_photos, 4, "cpu", ["matlab", "basicsr"])
+    finally:
+        hook.remove()
+    assert calls["n"] == 2  # one forward per image, not one per image and convention
+    assert list(both) == ["matlab", "basicsr"]
+    for convention, result in both.items():
+        alone = evaluate_model(model, two_photos, 4, convention=convention)
+        assert result.to_dict() == alone.to_dict()
+    with pytest.raises(ValueError, match="at least one convention"):
+        evaluate_model_by_convention(model, two_photos, 4, "cpu", [])
 
 
 def _grey_and_rgb_folders(tmp_path, photos_dir):
