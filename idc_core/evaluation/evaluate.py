@@ -171,7 +171,7 @@ def evaluate_model_by_convention(
     _check_scale(model, scale)
     if not conventions:
         raise ValueError("name at least one convention")
-    results = {
+    results: dict[str, EvalResult] = {
         c: EvalResult(str(folder), scale, scale, check_convention(c))
         for c in dict.fromkeys(conventions)
     }
