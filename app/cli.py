@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 from typing import Annotated
 
@@ -153,24 +152,21 @@ def embedded(
     port: Annotated[int | None, typer.Option(help="default: IDC_API_PORT")] = None,
 ) -> None:
     """API and one worker together, with SQLite, local files and a SQLite broker by default:
-    nothing else to install or start."""
+    nothing else to install or start. A worker that dies is started again."""
+    from app.supervisor import WorkerSupervisor
+
     settings = _settings(host, port)
     configure_logging(settings.log_level)
     _migrate(60.0)
-    worker_process = subprocess.Popen(
-        [sys.executable, "-m", "app.cli", "worker"], env=os.environ.copy()
-    )
+    supervisor = WorkerSupervisor([sys.executable, "-m", "app.cli", "worker"], os.environ.copy())
+    supervisor.start()
     # uvicorn re-raises SIGTERM once it has shut down; exiting through SystemExit instead lets
     # the `finally` below stop the worker rather than leave it orphaned.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         _run_api(settings)
     finally:
-        worker_process.send_signal(signal.SIGTERM)
-        try:
-            worker_process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker_process.kill()
+        supervisor.stop()
 
 
 if __name__ == "__main__":

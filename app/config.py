@@ -84,7 +84,15 @@ class Settings(BaseSettings):
     shard_size: int = Field(
         8, ge=1, description="images per shard task (IDC runs; a GPU condenses 8 at once)"
     )
-    shard_max_attempts: int = Field(3, ge=1, description="runs of a shard before the job fails")
+    task_max_attempts: int = Field(
+        3, ge=1, description="runs of a step (prepare, shard, assemble) lost before the job fails"
+    )
+    worker_stale_s: float = Field(
+        45.0, gt=0, le=3600, description="a task or worker silent this long is taken for dead"
+    )
+    heartbeat_interval_s: float = Field(
+        10.0, gt=0, le=600, description="how often tasks and workers write their heartbeat"
+    )
     task_soft_time_limit_s: int = Field(6 * 3600, ge=1, description="a task past this fails")
     task_time_limit_s: int = Field(6 * 3600 + 300, ge=1, description="a task past this is killed")
     broker_visibility_timeout_s: int = Field(
@@ -109,6 +117,11 @@ class Settings(BaseSettings):
             raise ValueError("IDC_SECRET_KEY must be at least 32 characters in production")
         if not self.task_soft_time_limit_s < self.task_time_limit_s:
             raise ValueError("IDC_TASK_SOFT_TIME_LIMIT_S must be below IDC_TASK_TIME_LIMIT_S")
+        if not 2 * self.heartbeat_interval_s <= self.worker_stale_s:
+            raise ValueError(
+                "IDC_HEARTBEAT_INTERVAL_S must be at most half of IDC_WORKER_STALE_S, or one late "
+                "heartbeat hands a live task to another worker"
+            )
         if not self.task_time_limit_s < self.broker_visibility_timeout_s:
             raise ValueError(
                 "IDC_BROKER_VISIBILITY_TIMEOUT_S must exceed IDC_TASK_TIME_LIMIT_S, or Redis "

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -23,15 +24,20 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def make_engine(url: str, pool_size: int = 5, max_overflow: int = 10) -> Engine:
-    """An engine for `url` with a pool of `pool_size` (+ `max_overflow`) connections; for SQLite,
-    creates the file's folder and sets the pragmas."""
-    pool = {"pool_size": pool_size, "max_overflow": max_overflow}
+def make_engine(
+    url: str, pool_size: int = 5, max_overflow: int = 10, pooled: bool = True
+) -> Engine:
+    """An engine for `url` with a pool of `pool_size` (+ `max_overflow`) connections, or none
+    kept open (`pooled=False`: a process that forks children must not hand them its connections);
+    for SQLite, creates the file's folder and sets the pragmas."""
+    pool: dict = {"pool_size": pool_size, "max_overflow": max_overflow}
+    if not pooled:
+        pool = {"poolclass": NullPool}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        else:
+        elif pooled:
             pool = {}  # an in-memory database lives in one connection, not a pool
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **pool

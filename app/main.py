@@ -21,7 +21,7 @@ from app.api.routes import datasets, downloads, health, jobs, teachers
 from app.config import Settings, get_settings
 from app.db import DatabaseBusy, SessionGate, make_engine, make_sessionmaker
 from app.limits import BodySizeLimit
-from app.metrics import JobStatusCollector, MetricsMiddleware
+from app.metrics import JobStatusCollector, LivenessCollector, MetricsMiddleware
 from app.queue import create_celery
 from app.storage import StorageError, make_storage
 from app.uploads import PixelBudget
@@ -71,6 +71,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.celery = create_celery(settings)
     app.state.metrics_registry = CollectorRegistry()
     app.state.metrics_registry.register(JobStatusCollector(app.state.sessionmaker))
+    app.state.metrics_registry.register(
+        LivenessCollector(
+            app.state.sessionmaker, app.state.celery, settings.queue, settings.worker_stale_s
+        )
+    )
 
     for module in (datasets, teachers, jobs, downloads, health):
         app.include_router(module.router)

@@ -1,11 +1,12 @@
-"""Prometheus metrics of the API: request counts and latency, uploads, submitted jobs, and the
-number of jobs in each status read from the database at scrape time."""
+"""Prometheus metrics of the API: request counts and latency, uploads, submitted jobs, and, read
+at scrape time, the number of jobs in each status, the live workers and the queue's depth."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 
+from celery import Celery
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.liveness import live_workers, queue_depth
 from app.models import Job, JobStatus
 
 REGISTRY = CollectorRegistry()
@@ -48,6 +50,28 @@ class JobStatusCollector(Collector):
         for job_status in JobStatus:
             family.add_metric([job_status.value], counts.get(job_status.value, 0))
         yield family
+
+
+class LivenessCollector(Collector):
+    """`idc_workers_live` (workers with a fresh heartbeat on the queue) and `idc_queue_depth`
+    (messages waiting in it), counted when scraped; a count that fails is left out."""
+
+    def __init__(
+        self, factory: sessionmaker[Session], celery: Celery, queue: str, stale_s: float
+    ) -> None:
+        self.factory, self.celery, self.queue, self.stale_s = factory, celery, queue, stale_s
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily(
+            "idc_workers_live",
+            "workers whose heartbeat is fresh, on the service's queue",
+            value=live_workers(self.factory, self.queue, self.stale_s),
+        )
+        try:
+            depth = queue_depth(self.celery, self.queue)
+        except Exception:  # the broker is away: /readyz says so; the other metrics still count
+            return
+        yield GaugeMetricFamily("idc_queue_depth", "messages waiting in the queue", value=depth)
 
 
 class MetricsMiddleware:

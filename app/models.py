@@ -205,3 +205,38 @@ class Shard(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     job: Mapped[Job] = relationship(back_populates="shards")
+
+
+class TaskLease(Base):
+    """The claim of one running step of a job (`prepare`, `shard <i>`, `assemble`) by one task run.
+
+    The run that holds `token` renews `heartbeat_at`; a lease whose heartbeat is older than
+    `IDC_WORKER_STALE_S` belongs to a lost run, and a worker's sweep re-sends `task_name(args)`.
+    `token` is NULL between a hand-over and the next claim. `attempts` counts the runs since the
+    step last ended (a step that ends, however it ends, drops its lease).
+    """
+
+    __tablename__ = "task_leases"
+
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), primary_key=True)
+    step: Mapped[str] = mapped_column(String(40), primary_key=True)
+    task_name: Mapped[str] = mapped_column(String(100))
+    args: Mapped[list[Any]] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(200))
+    token: Mapped[str | None] = mapped_column(String(64))
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WorkerBeat(Base):
+    """A live worker process: its main process rewrites `last_seen` every heartbeat interval;
+    rows silent for longer than `IDC_WORKER_STALE_S` are dropped by the other workers' sweeps."""
+
+    __tablename__ = "workers"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    pid: Mapped[int] = mapped_column(Integer)
+    queue: Mapped[str] = mapped_column(String(200), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

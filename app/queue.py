@@ -11,7 +11,8 @@ The settings follow Celery's advice for long tasks: a task is acknowledged only 
 (`task_reject_on_worker_lost`); each worker process reserves one task at a time
 (`worker_prefetch_multiplier=1`); Redis re-delivers unacknowledged tasks after a visibility
 timeout that must exceed the hard time limit (checked in Settings), and the soft time limit
-lets a task fail its job cleanly before the hard limit kills it.
+lets a task fail its job cleanly before the hard limit kills it. A step whose worker is lost is
+handed over long before that timeout by the task leases (`worker/leases.py`).
 """
 
 from __future__ import annotations

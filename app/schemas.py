@@ -244,5 +244,13 @@ class HealthOut(BaseModel):
     checks: dict[str, str] = Field(default_factory=dict)
 
 
+class ReadyOut(HealthOut):
+    """`/readyz`: each dependency's check, the live workers on the service's queue and the
+    messages waiting in it (null when they could not be counted)."""
+
+    workers: int | None = None
+    queue_depth: int | None = None
+
+
 class ErrorOut(BaseModel):
     detail: str

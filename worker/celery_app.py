@@ -13,6 +13,7 @@ from celery.signals import setup_logging
 from app.config import get_settings
 from app.logs import configure_logging
 from app.queue import create_celery
+from worker import heartbeat  # noqa: F401 - connects the worker heartbeat to worker_ready
 
 celery_app = create_celery(get_settings())
 

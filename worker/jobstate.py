@@ -151,7 +151,8 @@ def load_shards(sessions: sessionmaker[Session], job_id: str) -> list[list[str]]
 
 
 def start_shard(sessions: sessionmaker[Session], shard_id: int) -> int | None:
-    """Mark the shard running on this host; returns its attempt number (1 for the first), or
+    """Mark the shard running on this host; returns how many runs it has started (`attempts`,
+    shown to clients; the cap on lost runs is the lease's, `worker/leases.py`), or
     None when it has already succeeded (a duplicate delivery must not mark it running again,
     or it would be counted twice)."""
     with session_scope(sessions) as session:

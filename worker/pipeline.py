@@ -29,7 +29,7 @@ from app.jobspec import JobSpec, TrainedTeacher
 from app.models import Dataset, Job, JobStage, JobStatus, Shard, Teacher, new_id
 from app.queue import TASK_ASSEMBLE, TASK_SHARD
 from idc_core import api as idc
-from worker import compute, jobstate
+from worker import compute, heartbeat, jobstate
 from worker.archive import make_preview, make_zip
 from worker.runtime import Runtime
 
@@ -54,11 +54,14 @@ class Throttle:
 
 
 def cancel_check(rt: Runtime, job_id: str) -> Callable[[], bool]:
-    """A `should_stop` for idc_core: reads the job's cancel flag, at most once a second."""
+    """A `should_stop` for idc_core: true when this run lost its lease (the task then leaves the
+    job alone), or when the job's cancel flag is set (read at most once a second)."""
     last_read, stop = float("-inf"), False
 
     def should_stop() -> bool:
         nonlocal last_read, stop
+        if heartbeat.run_lost():
+            return True
         now = time.monotonic()
         if not stop and now - last_read >= min(rt.settings.progress_interval_s, 1.0):
             last_read = now
@@ -176,13 +179,7 @@ def run_shard(rt: Runtime, celery: Celery, job_id: str, index: int) -> None:
     if jobstate.cancel_requested(rt.sessions, job_id):
         jobstate.finish(rt.sessions, job_id, JobStatus.cancelled)
         return
-    attempt = jobstate.start_shard(rt.sessions, shard.id)
-    if attempt is not None:
-        if attempt > rt.settings.shard_max_attempts:
-            raise JobFailed(
-                f"shard {index} was started {attempt - 1} times without finishing (its worker "
-                "was lost each time, e.g. out of memory); giving up"
-            )
+    if jobstate.start_shard(rt.sessions, shard.id) is not None:  # (the attempt cap: leases.py)
         _condense_shard(rt, job, shard)
     if jobstate.complete_shard(rt.sessions, job_id, shard.id):
         celery.send_task(TASK_ASSEMBLE, args=[job_id])

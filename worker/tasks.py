@@ -4,13 +4,17 @@
 - soft time limit: job -> failed, with the limit and what to change;
 - JobFailed or any other error: job -> failed, with the error's message;
 - database or storage unreachable: retried (with back-off) before failing the job.
-A task whose worker process dies is re-queued by Celery (acks late, reject on worker lost) and
-resumes from what is in storage.
+Each run first claims its step's lease (`worker/leases.py`) and heartbeats it while it works
+(`worker/heartbeat.py`): a delivery whose step a live run holds does nothing; a step lost more
+than `IDC_TASK_MAX_ATTEMPTS` times fails the job; a run whose lease was taken over (its heartbeat
+went stale and a sweep re-sent its task) stops and leaves the job to the new run, which resumes
+from what is in storage.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 
 from celery import Task
@@ -22,7 +26,7 @@ from app.models import JobStatus
 from app.queue import TASK_ASSEMBLE, TASK_PREPARE, TASK_SHARD
 from app.storage import StorageError
 from idc_core.api import Cancelled
-from worker import jobstate, pipeline
+from worker import heartbeat, jobstate, leases, pipeline
 from worker.celery_app import celery_app
 from worker.runtime import runtime
 
@@ -34,13 +38,48 @@ MAX_RETRIES = 3
 
 def _run(task: Task, job_id: str, step: str, action: Callable[[], None]) -> None:
     with job_context(job_id):
-        _run_in_context(task, job_id, step, action)
+        rt = runtime()
+        worker = f"{task.request.hostname}:{os.getpid()}"
+        args = list(task.request.args or [])
+        try:
+            outcome = leases.claim(
+                rt.sessions,
+                job_id,
+                step,
+                task.name,
+                args,
+                worker,
+                rt.settings.worker_stale_s,
+                rt.settings.task_max_attempts,
+            )
+        except OperationalError as error:  # the database is away: try again later
+            log.warning("job %s: cannot claim %s (%s); retrying", job_id, step, error)
+            raise task.retry(exc=error, countdown=2 ** (task.request.retries + 1)) from error
+        if isinstance(outcome, leases.Busy):
+            log.info(
+                "job %s: %s is held by live run %s; nothing to do", job_id, step, outcome.worker
+            )
+            return
+        if isinstance(outcome, leases.Exhausted):
+            log.error("job %s: %s", job_id, outcome.message(step))
+            jobstate.finish(rt.sessions, job_id, JobStatus.failed, outcome.message(step))
+            return
+        with heartbeat.keep(rt.sessions, outcome, rt.settings.heartbeat_interval_s) as keeper:
+            _run_in_context(task, job_id, step, action, keeper)
 
 
-def _run_in_context(task: Task, job_id: str, step: str, action: Callable[[], None]) -> None:
+def _run_in_context(
+    task: Task, job_id: str, step: str, action: Callable[[], None], keeper: heartbeat.RunKeeper
+) -> None:
     rt = runtime()
     try:
-        action()
+        try:
+            action()
+        except Exception:
+            if keeper.lost.is_set():  # another run owns the step now: the job is its business
+                log.warning("job %s: %s lost its lease and stopped, leaving the job", job_id, step)
+                return
+            raise
     except Cancelled:
         log.info("job %s cancelled during %s", job_id, step)
         jobstate.finish(rt.sessions, job_id, JobStatus.cancelled)

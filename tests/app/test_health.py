@@ -1,18 +1,61 @@
-"""/healthz, /readyz (database, broker, storage) and /metrics."""
+"""/healthz, /readyz (database, broker, storage, live workers, queue depth) and /metrics."""
 
 from __future__ import annotations
 
+import secrets
+
 from fastapi.testclient import TestClient
+from sqlalchemy import delete
+
+from app.db import session_scope
+from app.models import WorkerBeat
+from app.queue import TASK_PREPARE
 
 
-def test_healthz_and_readyz_on_the_running_stack(api_client):
-    assert api_client.get("/healthz").json() == {"status": "ok", "checks": {}}
-    ready = api_client.get("/readyz")
+def test_readyz_is_unavailable_without_a_live_worker_and_counts_them_with_one(api_settings):
+    from app.main import create_app
+
+    # A queue of its own: no worker of another test reads it, and its depth is this test's.
+    settings = api_settings.model_copy(update={"queue": f"idc-ready-{secrets.token_hex(4)}"})
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/healthz").json() == {"status": "ok", "checks": {}}
+        alone = client.get("/readyz")
+        assert alone.status_code == 503
+        assert alone.json() == {
+            "status": "unavailable",
+            "checks": {
+                "database": "ok",
+                "broker": "ok",
+                "storage": "ok",
+                "workers": f"error: no live worker reads queue {settings.queue!r}",
+            },
+            "workers": 0,
+            "queue_depth": 0,
+        }
+
+        sessions = client.app.state.sessionmaker
+        client.app.state.celery.send_task(TASK_PREPARE, args=["no-such-job"])
+        with session_scope(sessions) as session:  # as two workers' heartbeats write them
+            session.add_all(
+                [
+                    WorkerBeat(id=f"celery@test:{pid}", pid=pid, queue=settings.queue)
+                    for pid in (1, 2)
+                ]
+            )
+        try:
+            ready = client.get("/readyz")
+            metrics = client.get("/metrics").text
+        finally:
+            with session_scope(sessions) as session:
+                session.execute(delete(WorkerBeat).where(WorkerBeat.queue == settings.queue))
     assert ready.status_code == 200
     assert ready.json() == {
         "status": "ok",
-        "checks": {"database": "ok", "broker": "ok", "storage": "ok"},
+        "checks": {"database": "ok", "broker": "ok", "storage": "ok", "workers": "ok"},
+        "workers": 2,
+        "queue_depth": 1,
     }
+    assert "idc_workers_live 2.0" in metrics and "idc_queue_depth 1.0" in metrics
 
 
 def test_readyz_names_each_dependency_that_is_down(api_settings):
@@ -31,7 +74,7 @@ def test_readyz_names_each_dependency_that_is_down(api_settings):
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "unavailable"
-    assert set(body["checks"]) == {"database", "broker", "storage"}
+    assert set(body["checks"]) == {"database", "broker", "storage", "workers"}
     assert all(value.startswith("error:") for value in body["checks"].values()), body
 
 

@@ -40,10 +40,22 @@ def test_upgrade_matches_the_models_and_downgrade_removes_everything(empty_datab
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             assert compare_metadata(context, Base.metadata) == []
-            assert context.get_current_revision() == "0002"
+            assert context.get_current_revision() == "0003"
         tables = set(inspect(engine).get_table_names())
-        assert tables == {"alembic_version", "api_keys", "datasets", "teachers", "jobs", "shards"}
+        assert tables == {
+            "alembic_version",
+            "api_keys",
+            "datasets",
+            "teachers",
+            "jobs",
+            "shards",
+            "task_leases",
+            "workers",
+        }
 
+        downgrade(empty_database, "0002")  # 0003 alone comes off, and back on
+        assert not {"task_leases", "workers"} & set(inspect(engine).get_table_names())
+        upgrade(empty_database)
         downgrade(empty_database, "base")
         assert set(inspect(engine).get_table_names()) == {"alembic_version"}
         upgrade(empty_database)  # and back up again

@@ -1,19 +1,26 @@
-"""Real Celery worker processes under stress: one is killed mid-shard, one runs past the soft
-time limit. Each test has its own queue on its own Redis database (visibility timeouts are short
-here, and Redis keeps one unacknowledged-message index per database)."""
+"""Real Celery worker processes under stress: one is killed mid-shard and another takes its shard
+over, one runs past the soft time limit. Each test has its own queue on its own Redis database
+(Redis keeps one unacknowledged-message index per database)."""
 
 from __future__ import annotations
 
 import secrets
 import time
-from pathlib import Path
 
 import pytest
 import redis
 from fastapi.testclient import TestClient
 
 from app.config import Settings
-from tests.app.e2e_helpers import TINY_JOB, check_archive, download, poll_job, zip_files
+from tests.app.e2e_helpers import TINY_JOB, poll_job
+from tests.app.handover_helpers import (
+    DEFAULTS,
+    HANDOVER_JOB,
+    HANDOVER_PHOTOS,
+    check_handed_over,
+    second_instance_running,
+    submit,
+)
 from tests.conftest_service import auth, new_api_key
 
 RESILIENCE_REDIS_DB = 14
@@ -37,45 +44,23 @@ def short_settings(stack_settings: Settings, redis_url: str):
     client.close()
 
 
-def _submit(client: TestClient, headers, paths: list[Path], job: dict) -> str:
-    upload = client.post(
-        "/datasets", headers=headers, files={"archive": ("d.zip", zip_files(paths))}
-    )
-    assert upload.status_code == 201, upload.text
-    response = client.post(
-        "/condense", headers=headers, json={**job, "dataset_id": upload.json()["id"]}
-    )
-    assert response.status_code == 202, response.text
-    return response.json()["id"]
-
-
 @pytest.mark.slow
 def test_a_job_whose_worker_dies_finishes_on_another_worker(
     short_settings, photos_dir, spawn_worker
 ):
-    settings = short_settings(
-        task_soft_time_limit_s=40,
-        task_time_limit_s=45,
-        broker_visibility_timeout_s=50,
-        shard_size=2,
-    )
+    # The deployed defaults: Redis would re-deliver the lost task only after 6 h 15 min; the
+    # lease of the lost shard goes stale after 45 s and the second worker's sweep re-sends it.
+    assert DEFAULTS["broker_visibility_timeout_s"] == 22500
+    settings = short_settings(shard_size=2, **DEFAULTS)
     from app.main import create_app
 
-    paths = [photos_dir / name for name in ("chelsea.png", "coffee.png", "rocket.png")]
-    # About 2-3 s per instance here: long enough to kill the worker inside the second one.
-    job_spec = {**TINY_JOB, "iterations": 400}
+    paths = [photos_dir / name for name in HANDOVER_PHOTOS]
     first = spawn_worker(settings, "first")
     with TestClient(create_app(settings)) as client:
         storage = client.app.state.storage
         headers = auth(new_api_key(settings, "resilience"))
         first.wait_ready()
-        job_id = _submit(client, headers, paths, job_spec)
-
-        def second_instance_running(job) -> bool:
-            if job["status"] != "running" or job["stage"] != "condensing":
-                return False
-            return 1.05 < job["progress"]["fraction"] * 3 < 2  # shard 0: one done, one started
-
+        job_id = submit(client, headers, paths, HANDOVER_JOB)
         poll_job(client, headers, job_id, timeout=180, until=second_instance_running)
         first.kill()
         markers = storage.list_keys(f"jobs/{job_id}/output/instances/")
@@ -86,33 +71,24 @@ def test_a_job_whose_worker_dies_finishes_on_another_worker(
 
         second = spawn_worker(settings, "second")
         second.wait_ready()
-        job = poll_job(client, headers, job_id, timeout=240)
+        # Stale after 45 s, swept within 10 s, then the shard runs again. How fast is the figure
+        # of benchmarks/worker_kill.py; this bound (a shared, loaded machine) only has to be far
+        # below the 6 h 15 min after which Redis would re-deliver the task.
+        job = poll_job(client, headers, job_id, timeout=420)
         assert job["status"] == "succeeded", (job, second.log()[-3000:])
+        assert "re-sent idc.run_shard" in second.log()
 
-        # Nothing lost, nothing duplicated: each instance once, its files exactly once.
-        result = client.get(f"/jobs/{job_id}/result", headers=headers).json()
-        manifest = check_archive(
-            download(result["url"]).content, job_id, 4, [p.stem for p in paths]
+        check_handed_over(
+            client,
+            headers,
+            storage,
+            client.app.state.sessionmaker,
+            job_id,
+            [p.stem for p in paths],
         )
-        expected = {f"jobs/{job_id}/output/instances/{p.stem}.json" for p in paths}
-        outputs = storage.list_keys(f"jobs/{job_id}/output/")
-        assert {k for k in outputs if "/instances/" in k} == expected
-        pair_files = [k for k in outputs if "/instances/" not in k]
-        assert len(pair_files) == 2 * manifest["pairs"] == len(set(pair_files))
         # The instance finished before the kill was not redone.
         again = storage.client.head_object(Bucket=storage.bucket, Key=markers[0])["LastModified"]
         assert again == written_at
-        with client.app.state.sessionmaker() as session:
-            from sqlalchemy import select
-
-            from app.models import Shard
-
-            attempts = dict(
-                session.execute(
-                    select(Shard.index, Shard.attempts).where(Shard.job_id == job_id)
-                ).all()
-            )
-        assert attempts == {0: 2, 1: 1}
 
 
 @pytest.mark.slow
@@ -129,7 +105,7 @@ def test_a_task_past_the_soft_time_limit_fails_its_job_cleanly(
         headers = auth(new_api_key(settings, "soft-limit"))
         worker.wait_ready()
         endless_teacher = {**TINY_JOB["teacher"], "iterations": 1_000_000}
-        job_id = _submit(
+        job_id = submit(
             client, headers, [photos_dir / "chelsea.png"], {**TINY_JOB, "teacher": endless_teacher}
         )
         started = time.monotonic()

@@ -1,4 +1,4 @@
-"""Liveness, readiness (database, broker, storage) and Prometheus metrics."""
+"""Liveness, readiness (database, broker, storage, a live worker) and Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from app.liveness import live_workers, queue_depth
 from app.metrics import REGISTRY
-from app.schemas import HealthOut
+from app.schemas import HealthOut, ReadyOut
 
 router = APIRouter(tags=["health"])
 
@@ -25,32 +26,53 @@ def _check_database(request: Request) -> None:
         connection.execute(text("SELECT 1"))
 
 
-def _check_broker(request: Request) -> None:
-    with request.app.state.celery.connection_for_write() as connection:
-        connection.ensure_connection(max_retries=1, interval_start=0, timeout=3)
+def _check_broker(request: Request) -> int:
+    return queue_depth(request.app.state.celery, request.app.state.settings.queue)
 
 
 def _check_storage(request: Request) -> None:
     request.app.state.storage.check()
 
 
-@router.get("/readyz", response_model=HealthOut, responses={503: {"model": HealthOut}})
+class NoLiveWorker(RuntimeError):
+    """The workers were counted, and none is alive."""
+
+
+def _check_workers(request: Request) -> int:
+    settings = request.app.state.settings
+    count = live_workers(request.app.state.sessionmaker, settings.queue, settings.worker_stale_s)
+    if count == 0:
+        raise NoLiveWorker(f"no live worker reads queue {settings.queue!r}")
+    return count
+
+
+@router.get("/readyz", response_model=ReadyOut, responses={503: {"model": ReadyOut}})
 async def readyz(request: Request) -> Response:
-    """200 when the database, the broker and the storage all answer; 503 and the failures
-    otherwise."""
+    """200 when the database, the broker and the storage answer and a worker is alive on the
+    queue; 503 and the failures otherwise. Also counts the live workers and the waiting
+    messages (`queue_depth`)."""
     checks: dict[str, str] = {}
+    counts: dict[str, int | None] = {}
     for name, check in (
         ("database", _check_database),
         ("broker", _check_broker),
         ("storage", _check_storage),
+        ("workers", _check_workers),
     ):
         try:
-            await run_in_threadpool(check, request)
+            counts[name] = await run_in_threadpool(check, request)
             checks[name] = "ok"
+        except NoLiveWorker as error:
+            counts[name], checks[name] = 0, f"error: {error}"
         except Exception as error:  # any failure means not ready; report it, never crash
             checks[name] = f"error: {type(error).__name__}: {error}"[:300]
     ready = all(value == "ok" for value in checks.values())
-    body = HealthOut(status="ok" if ready else "unavailable", checks=checks)
+    body = ReadyOut(
+        status="ok" if ready else "unavailable",
+        checks=checks,
+        workers=counts.get("workers"),
+        queue_depth=counts.get("broker"),
+    )
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
 
