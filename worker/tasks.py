@@ -35,6 +35,7 @@ MAX_RETRIES = 3
 def _run(task: Task, job_id: str, step: str, action: Callable[[], None]) -> None:
     with job_context(job_id):
         _run_in_context(task, job_id, step, action)
+        pipeline.drop_scratch_if_ended(runtime(), job_id)
 
 
 def _run_in_context(task: Task, job_id: str, step: str, action: Callable[[], None]) -> None:
