@@ -70,7 +70,8 @@ def test_an_owner_who_deletes_everything_leaves_no_object_and_no_row(
 
     idc = _run(client, headers, {**TINY_JOB, "dataset_id": dataset_id})
     assert idc["status"] == "succeeded", idc
-    # The intermediate instances went once the result was stored: only the result is left.
+    # The intermediate instances go once the job has succeeded: only the result is left.
+    _wait_until_only_the_result_is_left(client, idc["id"])
     job_keys = client.app.state.storage.list_keys(f"jobs/{idc['id']}/")
     assert job_keys == [
         f"jobs/{idc['id']}/result/{name}"
@@ -115,6 +116,16 @@ def test_an_owner_who_deletes_everything_leaves_no_object_and_no_row(
             assert session.scalar(count) == 0, model
         shards = select(func.count()).select_from(Shard).where(Shard.job_id.in_(ids))
         assert session.scalar(shards) == 0
+
+
+def _wait_until_only_the_result_is_left(client, job_id: str) -> None:
+    """The worker deletes the intermediates right after it marks the job succeeded."""
+    storage = client.app.state.storage
+    wait_for(
+        lambda: storage.list_keys(f"jobs/{job_id}/output/") == [],
+        30,
+        f"the intermediate files of job {job_id} to be deleted",
+    )
 
 
 def _cancel_after_first_instance(client, headers, stack_settings, body) -> dict:
@@ -188,7 +199,7 @@ def test_retry_of_a_cancelled_job_reuses_its_stored_instances(
             for shard in session.scalars(select(Shard).where(Shard.job_id == job["id"]))
         }
     assert attempts == {0: 1, 1: 1}  # shard 0 ran once; shard 1 again from a fresh count
-    assert client.app.state.storage.list_keys(f"jobs/{job['id']}/output/") == []
+    _wait_until_only_the_result_is_left(client, job["id"])
 
 
 @pytest.mark.slow

@@ -60,9 +60,7 @@ def test_an_owner_runs_at_most_the_quota_of_jobs_at_once(quota_client, api_setti
     assert quota_client.get(f"/jobs/{cancelled}", headers=headers).json()["status"] == "cancelled"
 
 
-def test_uploads_past_the_stored_bytes_quota_store_nothing(
-    quota_client, api_settings, photos_dir
-):
+def test_uploads_past_the_stored_bytes_quota_store_nothing(quota_client, api_settings, photos_dir):
     headers = auth(new_api_key(api_settings, "quota-bytes"))
     storage = quota_client.app.state.storage
     assert _upload(quota_client, headers, photos_dir / "chelsea.png").status_code == 201
