@@ -104,6 +104,17 @@ class Settings(BaseSettings):
         "", description="comma-separated GPU ids, one prefork child each (CUDA_VISIBLE_DEVICES)"
     )
     progress_interval_s: float = Field(1.0, gt=0, description="least time between DB progress")
+    unfinished_retention_s: int = Field(
+        7 * 24 * 3600,
+        ge=0,
+        description="files of a failed or cancelled job are kept this long for a retry",
+    )
+    owner_max_active_jobs: int = Field(
+        4, ge=1, description="jobs one owner may have queued or running at once (else 429)"
+    )
+    owner_max_stored_bytes: int = Field(
+        50 * GiB, ge=1, description="bytes one owner may store: datasets, teachers, results"
+    )
     log_level: str = Field("INFO", description="log level of API and worker")
 
     @model_validator(mode="after")

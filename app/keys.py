@@ -25,9 +25,14 @@ def teacher_config_key(teacher_id: str) -> str:
     return f"{teacher_prefix(teacher_id)}model.json"
 
 
+def job_prefix(job_id: str) -> str:
+    """Every object of a job: its output (intermediate instances) and its result."""
+    return f"jobs/{job_id}/"
+
+
 def job_output_prefix(job_id: str) -> str:
-    return f"jobs/{job_id}/output/"
+    return f"{job_prefix(job_id)}output/"
 
 
 def job_result_prefix(job_id: str) -> str:
-    return f"jobs/{job_id}/result/"
+    return f"{job_prefix(job_id)}result/"

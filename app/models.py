@@ -172,6 +172,7 @@ class Job(Base):
     result_key: Mapped[str | None] = mapped_column(String(500))
     preview_key: Mapped[str | None] = mapped_column(String(500))
     manifest: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    result_bytes: Mapped[int | None] = mapped_column(BigInteger)  # counted by app.quotas
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stage_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

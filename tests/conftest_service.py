@@ -280,6 +280,7 @@ def stack_settings(
         progress_interval_s=0.2,
         shard_size=1,
         device="cpu",
+        owner_max_active_jobs=1000,  # tests leave many jobs queued; tests/app/test_quotas.py
     )
 
 

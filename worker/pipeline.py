@@ -7,7 +7,8 @@ shard:    condense the shard's images whose marker is not in storage yet, upload
           stopping between iterations when the job is cancelled; the shard that completes the
           job queues the assembly.
 assemble: gather every instance from storage, write meta_info and the manifest, zip the
-          paired dataset, draw a preview, upload them and mark the job succeeded.
+          paired dataset, draw a preview, upload them, mark the job succeeded, and only then
+          delete the intermediate instances from storage.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 from celery import Celery
 from sqlalchemy import update
 
-from app import keys
+from app import cleanup, keys
 from app.db import session_scope
 from app.jobspec import JobSpec, TrainedTeacher
 from app.models import Dataset, Job, JobStage, JobStatus, Shard, Teacher, new_id
@@ -319,15 +320,31 @@ def assemble(rt: Runtime, job_id: str) -> None:
         preview_key = prefix + "preview.png"
         rt.storage.put_file(preview_key, preview_path)
     rt.storage.put_file(prefix + idc.MANIFEST, dataset_dir / idc.MANIFEST)
-    jobstate.finish(
+    stored = [zip_path, dataset_dir / idc.MANIFEST] + ([preview_path] if preview_key else [])
+    succeeded = jobstate.finish(
         rt.sessions,
         job_id,
         JobStatus.succeeded,
         result_key=prefix + zip_path.name,
         preview_key=preview_key,
         manifest=manifest,
+        result_bytes=sum(path.stat().st_size for path in stored),
     )
+    if succeeded:  # a job cancelled meanwhile keeps its instances for a retry
+        cleanup.delete_intermediates(rt.storage, job_id)
     shutil.rmtree(rt.settings.worker_dir / job_id, ignore_errors=True)
+
+
+def drop_scratch_if_ended(rt: Runtime, job_id: str) -> None:
+    """Remove the job's scratch folder on this machine once the job has failed, been cancelled
+    or been deleted (its stored instances stay for a retry; `app.cleanup` sweeps them later)."""
+    try:
+        job = jobstate.load_job(rt.sessions, job_id)
+    except Exception as error:  # the step is over; a later task's work_dir drops left-overs
+        log.warning("job %s: cannot tell whether its scratch folder can go: %s", job_id, error)
+        return
+    if job is None or job.status in cleanup.UNFINISHED:
+        shutil.rmtree(rt.settings.worker_dir / job_id, ignore_errors=True)
 
 
 def _teacher_info(rt: Runtime, teacher: Teacher, folder: Path) -> dict[str, Any]:

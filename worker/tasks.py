@@ -66,6 +66,7 @@ def _run(task: Task, job_id: str, step: str, action: Callable[[], None]) -> None
             return
         with heartbeat.keep(rt.sessions, outcome, rt.settings.heartbeat_interval_s) as keeper:
             _run_in_context(task, job_id, step, action, keeper)
+        pipeline.drop_scratch_if_ended(rt, job_id)
 
 
 def _run_in_context(

@@ -1,9 +1,10 @@
 """The worker-loss scenario shared by the Redis and embedded hand-over tests: a 3-image IDC job in
 shards of 2, a worker killed while shard 0's second instance runs, and what must hold once
-another worker has finished it (each instance written once, the finished one not redone)."""
+another worker has finished it (each instance once in the result, the finished one not redone, nothing left behind)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from app.config import Settings
 from app.models import Shard
 from tests.app.e2e_helpers import TINY_JOB, check_archive, download, zip_files
+from tests.conftest_service import wait_for
 
 HANDOVER_PHOTOS = ("chelsea.png", "coffee.png", "rocket.png")
 # About 2-3 s per instance on two cores: long enough to kill the worker inside the second one.
@@ -49,20 +51,35 @@ def second_instance_running(job: dict) -> bool:
     return 1.05 < job["progress"]["fraction"] * 3 < 2
 
 
-def check_handed_over(client, headers, storage, sessions, job_id: str, stems: list[str]) -> None:
-    """The result holds every instance; storage holds each instance's files exactly once; shard 0
-    ran twice (the lost run and the hand-over), shard 1 once."""
+def finished_record(storage, job_id: str) -> dict[str, float]:
+    """The instances stored so far, by name, with the seconds their stored marker records (the
+    manifest repeats it, so an instance redone after the kill would show another figure)."""
+    prefix = f"jobs/{job_id}/output/instances/"
+    return {
+        key[len(prefix) : -len(".json")]: json.loads(storage.get_bytes(key))["seconds"]
+        for key in storage.list_keys(prefix)
+    }
+
+
+def check_handed_over(
+    client, headers, storage, sessions, job_id: str, stems: list[str], finished=None
+) -> None:
+    """The result holds every instance once with its own pairs (check_archive); the instances
+    finished before the kill (`finished`, from finished_record) were not redone; shard 0 ran
+    twice (the lost run and the hand-over), shard 1 once; the intermediates are cleaned up."""
     url = client.get(f"/jobs/{job_id}/result", headers=headers).json()["url"]
     # Local storage signs URLs of the API itself (the test client's http://testserver).
     archive = client.get(url) if url.startswith("http://testserver/") else download(url)
     manifest = check_archive(archive.content, job_id, 4, stems)
-    expected = {f"jobs/{job_id}/output/instances/{stem}.json" for stem in stems}
-    outputs = storage.list_keys(f"jobs/{job_id}/output/")
-    assert {k for k in outputs if "/instances/" in k} == expected
-    pair_files = [k for k in outputs if "/instances/" not in k]
-    assert len(pair_files) == 2 * manifest["pairs"] == len(set(pair_files))
+    records = {instance["name"]: instance["seconds"] for instance in manifest["instances"]}
+    for name, seconds in (finished or {}).items():
+        assert records[name] == seconds, f"{name} was condensed again after the hand-over"
     with sessions() as session:
         attempts = dict(
             session.execute(select(Shard.index, Shard.attempts).where(Shard.job_id == job_id)).all()
         )
     assert attempts == {0: 2, 1: 1}
+    # The worker deletes the intermediate instance files just after marking the job succeeded.
+    wait_for(
+        lambda: storage.list_keys(f"jobs/{job_id}/output/") == [], 30, "the intermediates to go"
+    )

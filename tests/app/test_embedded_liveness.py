@@ -23,6 +23,7 @@ from tests.app.handover_helpers import (
     HANDOVER_JOB,
     HANDOVER_PHOTOS,
     check_handed_over,
+    finished_record,
     second_instance_running,
     submit,
 )
@@ -60,6 +61,8 @@ def test_a_shard_of_a_killed_worker_is_handed_over_on_the_sqlite_broker(
         job_id = submit(client, headers, paths, HANDOVER_JOB)
         poll_job(client, headers, job_id, timeout=180, until=second_instance_running)
         first.kill()
+        finished = finished_record(client.app.state.storage, job_id)
+        assert list(finished) == ["chelsea"]
 
         second = spawn_worker(settings, "second")
         second.wait_ready()
@@ -70,7 +73,9 @@ def test_a_shard_of_a_killed_worker_is_handed_over_on_the_sqlite_broker(
         assert "re-sent idc.run_shard" in second.log()
         state = client.app.state
         stems = [p.stem for p in paths]
-        check_handed_over(client, headers, state.storage, state.sessionmaker, job_id, stems)
+        check_handed_over(
+            client, headers, state.storage, state.sessionmaker, job_id, stems, finished
+        )
 
 
 @pytest.mark.slow

@@ -150,7 +150,7 @@ def test_cancelling_a_queued_job_is_immediate_and_final(api_client, owner, datas
     assert again.status_code == 409 and "already cancelled" in again.json()["detail"]
 
 
-def test_a_dataset_in_use_cannot_be_deleted(api_client, api_settings, photos_dir):
+def test_a_dataset_is_deleted_with_its_jobs_only_when_asked(api_client, api_settings, photos_dir):
     headers = auth(new_api_key(api_settings, "hugo"))
     upload = api_client.post(
         "/datasets",
@@ -159,13 +159,22 @@ def test_a_dataset_in_use_cannot_be_deleted(api_client, api_settings, photos_dir
     )
     dataset_id = upload.json()["id"]
     job_id = _submit(api_client, headers, dataset_id).json()["id"]
+    for params in ({}, {"cascade": "true"}):  # an unfinished job: refused even with cascade
+        refused = api_client.delete(f"/datasets/{dataset_id}", headers=headers, params=params)
+        assert refused.status_code == 409 and "cancel them first" in refused.json()["detail"]
+    api_client.post(f"/jobs/{job_id}/cancel", headers=headers)
     refused = api_client.delete(f"/datasets/{dataset_id}", headers=headers)
     assert refused.status_code == 409
-    api_client.post(f"/jobs/{job_id}/cancel", headers=headers)
-    assert api_client.delete(f"/datasets/{dataset_id}", headers=headers).status_code == 204
+    assert "1 job(s) were made from this dataset" in refused.json()["detail"]
+    assert "cascade=true" in refused.json()["detail"]
+    assert api_client.get(f"/jobs/{job_id}", headers=headers).status_code == 200
+    deleted = api_client.delete(
+        f"/datasets/{dataset_id}", headers=headers, params={"cascade": "true"}
+    )
+    assert deleted.status_code == 204
     assert api_client.get(f"/datasets/{dataset_id}", headers=headers).status_code == 404
     assert api_client.app.state.storage.list_keys(f"datasets/{dataset_id}/") == []
-    assert api_client.get(f"/jobs/{job_id}", headers=headers).json()["dataset_id"] is None
+    assert api_client.get(f"/jobs/{job_id}", headers=headers).status_code == 404
 
 
 def test_an_unreachable_broker_answers_503_and_fails_the_job(api_settings, photos_dir):

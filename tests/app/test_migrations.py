@@ -40,7 +40,7 @@ def test_upgrade_matches_the_models_and_downgrade_removes_everything(empty_datab
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             assert compare_metadata(context, Base.metadata) == []
-            assert context.get_current_revision() == "0003"
+            assert context.get_current_revision() == "0004"
         tables = set(inspect(engine).get_table_names())
         assert tables == {
             "alembic_version",

@@ -118,6 +118,15 @@ def test_a_shard_that_runs_twice_writes_each_instance_once(rt, submitted_job):
     assert job.status == "succeeded" and job.manifest["pairs"] > 0
     data = rt.storage.get_bytes(job.result_key)
     check_archive(data, job_id, 4, names)
+    # Once the result is stored, the intermediate instances are deleted: only the result stays.
+    assert _outputs(rt, job_id) == []
+    assert rt.storage.list_keys(f"jobs/{job_id}/") == [
+        f"jobs/{job_id}/result/{name}"
+        for name in (f"idc-{job_id}.zip", "manifest.json", "preview.png")
+    ]
+    assert job.result_bytes == sum(
+        len(rt.storage.get_bytes(key)) for key in rt.storage.list_keys(f"jobs/{job_id}/result/")
+    )
 
 
 def test_a_shard_cut_short_redoes_only_the_unfinished_instance(rt, submitted_job):

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, Response, UploadFile, status
+from fastapi import (
+    APIRouter,
+    File,
+    Form,
+    HTTPException,
+    Query,
+    Request,
+    Response,
+    UploadFile,
+    status,
+)
 from sqlalchemy import select
 
-from app import keys
-from app.api.deps import (
-    CurrentOwner,
-    SessionDep,
-    SettingsDep,
-    StorageDep,
-    delete_unless_in_use,
-    get_owned,
-)
+from app import keys, quotas
+from app.api.deps import CurrentOwner, SessionDep, SettingsDep, StorageDep, get_owned
 from app.api.pagination import Limit, Offset, paginate
+from app.cleanup import delete_jobs
 from app.metrics import DATASET_UPLOADS
-from app.models import Dataset, Job, new_id
+from app.models import FINISHED, Dataset, Job, new_id
 from app.schemas import DatasetDetail, DatasetOut, ImageInfo, Page
 from app.uploads import ArchiveError, UploadLimits, store_archive
 
@@ -36,7 +40,11 @@ def _detail(dataset: Dataset) -> DatasetDetail:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=DatasetDetail,
-    responses={413: {"description": "too large"}, 422: {"description": "bad archive"}},
+    responses={
+        413: {"description": "too large"},
+        422: {"description": "bad archive"},
+        429: {"description": "the owner's storage quota would be exceeded (Retry-After)"},
+    },
 )
 def upload_dataset(
     request: Request,
@@ -55,6 +63,7 @@ def upload_dataset(
     size = archive.size or 0
     if size > settings.upload_max_bytes:
         raise HTTPException(413, f"the archive is larger than {settings.upload_max_bytes} bytes")
+    quotas.check_stored_bytes(session, settings, owner, size)
     limits = UploadLimits(
         max_images=settings.upload_max_images,
         max_pixels=settings.image_max_pixels,
@@ -69,6 +78,11 @@ def upload_dataset(
     except ArchiveError as error:
         DATASET_UPLOADS.labels(outcome="refused").inc()
         raise HTTPException(error.status_code, str(error)) from error
+    try:  # the images may take more room than the archive did (a compressed tar)
+        quotas.check_stored_bytes(session, settings, owner, stored.total_bytes)
+    except HTTPException:
+        storage.delete_prefix(prefix)
+        raise
     dataset = Dataset(
         id=dataset_id,
         owner=owner,
@@ -106,11 +120,39 @@ def get_dataset(owner: CurrentOwner, session: SessionDep, dataset_id: str) -> Da
     return _detail(get_owned(session, Dataset, owner, dataset_id))
 
 
-@router.delete("/{dataset_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{dataset_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={409: {"description": "jobs made from it exist (or, with cascade, still run)"}},
+)
 def delete_dataset(
-    owner: CurrentOwner, session: SessionDep, storage: StorageDep, dataset_id: str
+    owner: CurrentOwner,
+    session: SessionDep,
+    storage: StorageDep,
+    dataset_id: str,
+    cascade: Annotated[
+        bool, Query(description="also delete the finished jobs made from it, and their results")
+    ] = False,
 ) -> Response:
-    """Delete the dataset and its images; refused while a job still reads it."""
+    """Delete the dataset and its images. Refused (409) while jobs made from it exist, so that
+    no result outlives its dataset unasked: delete those jobs first, or pass `?cascade=true` to
+    delete them (results and files) with it. Jobs still queued or running must be cancelled
+    first either way. Teachers trained by those jobs stay (see `/teachers`)."""
     dataset = get_owned(session, Dataset, owner, dataset_id)
-    delete_unless_in_use(session, storage, dataset, Job.dataset_id, keys.dataset_prefix(dataset_id))
+    jobs = session.scalars(select(Job).where(Job.dataset_id == dataset_id).with_for_update()).all()
+    active = [job for job in jobs if job.status not in FINISHED]
+    if active:
+        raise HTTPException(
+            409, f"{len(active)} unfinished job(s) use this dataset; cancel them first"
+        )
+    if jobs and not cascade:
+        raise HTTPException(
+            409,
+            f"{len(jobs)} job(s) were made from this dataset; delete them (DELETE /jobs/{{id}}) "
+            "or pass ?cascade=true to delete them and their results with the dataset",
+        )
+    delete_jobs(session, storage, jobs)
+    storage.delete_prefix(keys.dataset_prefix(dataset_id))
+    session.delete(dataset)
+    session.commit()
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
+from celery import Celery
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from app import quotas
 from app.api.deps import (
     CurrentOwner,
     QueueDep,
@@ -21,15 +24,21 @@ from app.api.deps import (
     get_owned,
 )
 from app.api.pagination import IsoDatetime, Limit, Offset, paginate
+from app.cleanup import UNFINISHED, delete_jobs
 from app.config import Settings
 from app.jobspec import CheckpointTeacher, JobSpec
 from app.metrics import JOBS_SUBMITTED
 from app.models import FINISHED, Dataset, Job, JobStage, JobStatus, Teacher, utcnow
 from app.queue import TASK_PREPARE
+from app.retry import reset_for_retry
 from app.schemas import CondenseRequest, JobAccepted, JobOut, JobProgress, JobResult, Page
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["jobs"])
+
+TOO_MANY_JOBS: dict[int | str, dict[str, Any]] = {
+    429: {"description": "the owner has the most jobs running at once (Retry-After)"}
+}
 
 
 def _job_url(request: Request, job_id: str) -> str:
@@ -53,6 +62,8 @@ def job_view(request: Request, job: Job) -> JobOut:
     links = {"self": _job_url(request, job.id), "cancel": _job_url(request, job.id) + "/cancel"}
     if job.status == JobStatus.succeeded:
         links["result"] = _job_url(request, job.id) + "/result"
+    if job.status in UNFINISHED:
+        links["retry"] = _job_url(request, job.id) + "/retry"
     return JobOut(
         id=job.id,
         status=job.status,
@@ -107,6 +118,17 @@ def _replay(request: Request, response: Response, job: Job, digest: str) -> JobA
     return JobAccepted(id=job.id, status=job.status, url=_job_url(request, job.id))
 
 
+def _enqueue(session: Session, queue: Celery, job: Job) -> None:
+    """Queue the job's prepare task; when the broker is down, fail the job visibly, answer 503."""
+    try:
+        queue.send_task(TASK_PREPARE, args=[job.id])
+    except Exception as error:
+        log.exception("cannot queue job %s", job.id)
+        job.status, job.error, job.finished_at = JobStatus.failed, "could not be queued", utcnow()
+        session.commit()
+        raise HTTPException(503, f"the job queue is unreachable: {error}") from error
+
+
 @router.post(
     "/condense",
     status_code=status.HTTP_202_ACCEPTED,
@@ -114,6 +136,7 @@ def _replay(request: Request, response: Response, job: Job, digest: str) -> JobA
     responses={
         404: {"description": "dataset or teacher not found"},
         422: {"description": "invalid settings, or Idempotency-Key reused with another body"},
+        **TOO_MANY_JOBS,
         503: {"description": "the queue is unreachable"},
     },
 )
@@ -130,7 +153,9 @@ def condense(
         Header(max_length=200, description="repeat a request safely: same key, same job"),
     ] = None,
 ) -> JobAccepted:
-    """Queue the condensation of a dataset; poll the returned URL for progress."""
+    """Queue the condensation of a dataset; poll the returned URL for progress. The same
+    Idempotency-Key always answers the same job, whatever became of it: resume a failed or
+    cancelled job with `POST /jobs/{id}/retry`."""
     spec = _job_spec(body, settings)
     digest = _request_digest(body)
     if idempotency_key:
@@ -155,6 +180,7 @@ def condense(
         raise HTTPException(
             422, f"no image of dataset {dataset.id} holds a {patch.patch_size}px HR patch"
         )
+    quotas.check_active_jobs(session, settings, owner)
     job = Job(
         owner=owner,
         dataset_id=dataset.id,
@@ -181,13 +207,7 @@ def condense(
         if earlier is None:
             raise
         return _replay(request, response, earlier, digest)
-    try:
-        queue.send_task(TASK_PREPARE, args=[job.id])
-    except Exception as error:  # the broker is down: fail the job visibly, answer 503
-        log.exception("cannot queue job %s", job.id)
-        job.status, job.error, job.finished_at = JobStatus.failed, "could not be queued", utcnow()
-        session.commit()
-        raise HTTPException(503, f"the job queue is unreachable: {error}") from error
+    _enqueue(session, queue, job)
     JOBS_SUBMITTED.labels(method=spec.job.method).inc()
     response.headers["Location"] = _job_url(request, job.id)
     return JobAccepted(id=job.id, status=job.status, url=_job_url(request, job.id))
@@ -247,6 +267,72 @@ def cancel_job(request: Request, owner: CurrentOwner, session: SessionDep, job_i
     session.commit()
     session.refresh(job)
     return job_view(request, job)
+
+
+@router.post(
+    "/jobs/{job_id}/retry",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobOut,
+    responses={
+        409: {"description": "the job is not failed or cancelled, or its dataset is gone"},
+        **TOO_MANY_JOBS,
+        503: {"description": "the queue is unreachable"},
+    },
+)
+def retry_job(
+    request: Request,
+    owner: CurrentOwner,
+    session: SessionDep,
+    storage: StorageDep,
+    settings: SettingsDep,
+    queue: QueueDep,
+    job_id: str,
+) -> JobOut:
+    """Resume a failed or cancelled job: it is queued again and reuses every instance it had
+    stored (those of a job that ended more than `IDC_UNFINISHED_RETENTION_S` ago were deleted,
+    and are computed again). Poll the job as after `POST /condense`."""
+    job = get_owned(session, Job, owner, job_id)
+    if job.status not in UNFINISHED:
+        raise HTTPException(
+            409, f"job {job_id} is {job.status}; only a failed or cancelled job can be retried"
+        )
+    if job.dataset_id is None:
+        raise HTTPException(409, f"the dataset of job {job_id} was deleted; it cannot be retried")
+    spec = JobSpec.model_validate(job.spec)
+    if isinstance(spec.teacher, CheckpointTeacher) and job.teacher_id is None:
+        raise HTTPException(409, f"the teacher of job {job_id} was deleted; it cannot be retried")
+    quotas.check_active_jobs(session, settings, owner)
+    if not reset_for_retry(session, storage, job_id):
+        session.refresh(job)
+        raise HTTPException(409, f"job {job_id} is {job.status} now; it cannot be retried")
+    session.refresh(job)
+    _enqueue(session, queue, job)
+    log.info("job %s retried", job_id)
+    return job_view(request, job)
+
+
+@router.delete(
+    "/jobs/{job_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={409: {"description": "the job is queued or running: cancel it first"}},
+)
+def delete_job(
+    owner: CurrentOwner, session: SessionDep, storage: StorageDep, job_id: str
+) -> Response:
+    """Delete a finished job: its result, its intermediate files and its record. Signed result
+    URLs stop working. A teacher the job trained is listed under `/teachers` and stays until it
+    is deleted there."""
+    job = get_owned(session, Job, owner, job_id)
+    session.refresh(job, with_for_update=True)  # a retry at this moment waits, then finds none
+    if job.status not in FINISHED:
+        raise HTTPException(
+            409,
+            f"job {job_id} is {job.status}; cancel it first (POST /jobs/{job_id}/cancel), "
+            "then delete it once it is cancelled",
+        )
+    delete_jobs(session, storage, [job])
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get(

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, HTTPException, Response, UploadFile, status
 from sqlalchemy import select
 
-from app import keys
+from app import keys, quotas
 from app.api.deps import (
     CurrentOwner,
     SessionDep,
@@ -37,7 +37,11 @@ def _sha256(stream) -> str:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=TeacherOut,
-    responses={413: {"description": "too large"}, 422: {"description": "not a checkpoint"}},
+    responses={
+        413: {"description": "too large"},
+        422: {"description": "not a checkpoint"},
+        429: {"description": "the owner's storage quota would be exceeded (Retry-After)"},
+    },
 )
 def upload_teacher(
     owner: CurrentOwner,
@@ -65,6 +69,7 @@ def upload_teacher(
         sidecar = read_sidecar(config_bytes) if config_bytes is not None else None
     except CheckpointError as error:
         raise HTTPException(422, str(error)) from error
+    quotas.check_stored_bytes(session, settings, owner, size + len(config_bytes or b""))
     teacher_id = new_id()
     key = keys.teacher_model_key(teacher_id, suffix)
     config_key = keys.teacher_config_key(teacher_id) if sidecar else None
