@@ -6,7 +6,8 @@
   the job alone (the new run owns it).
 - `WorkerLoop`: in a worker's main process (started on `worker_ready`, stopped on
   `worker_shutdown`), every heartbeat interval runs its `duties` in order: write this worker's
-  row, drop expired worker rows, sweep stale leases. One more periodic duty is one more entry.
+  row, drop expired worker rows, sweep stale leases, delete the files of failed/cancelled jobs past
+  IDC_UNFINISHED_RETENTION_S (app.cleanup). One more periodic duty is one more entry.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from celery.signals import worker_ready, worker_shutdown
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.cleanup import sweep_expired
 from app.config import Settings, get_settings
 from app.db import make_engine, make_sessionmaker, session_scope
 from app.models import WorkerBeat, utcnow
+from app.storage import make_storage
 from worker import leases
 from worker.jobstate import _rows_changed
 
@@ -165,7 +168,13 @@ def worker_duties(
     def sweep_leases() -> None:
         leases.sweep(sessions, sender, stale_s)
 
-    return [heartbeat, expire_workers, sweep_leases]
+    def sweep_expired_files() -> None:
+        swept = sweep_expired(sessions, storage, utcnow(), settings.unfinished_retention_s)
+        if swept:
+            log.info("deleted the stored files of %d failed/cancelled job(s) past retention", swept)
+
+    storage = make_storage(settings)
+    return [heartbeat, expire_workers, sweep_leases, sweep_expired_files]
 
 
 _loop: dict[str, Any] = {}

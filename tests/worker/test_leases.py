@@ -272,3 +272,32 @@ def test_the_worker_loop_runs_every_duty_even_when_one_fails():
     loop = heartbeat.WorkerLoop([failing, lambda: calls.append("next")], interval_s=10)
     loop.run_once()
     assert calls == ["failing", "next"]
+
+
+def test_the_worker_loop_deletes_the_files_of_jobs_past_retention(tmp_path, job_id, sessions):
+    """The periodic duties of every worker include app.cleanup's sweep: a failed job's stored
+    instances go once IDC_UNFINISHED_RETENTION_S has passed, a fresher one's stay."""
+    from app import keys
+    from app.models import Shard
+    from app.storage import make_storage
+    from tests.conftest_service import make_settings
+
+    settings = make_settings(data_dir=tmp_path / "idc", unfinished_retention_s=3600)
+    settings.ensure_local_dirs()
+    storage = make_storage(settings)
+    with session_scope(sessions) as session:
+        old = session.get(Job, job_id)
+        fresh = Job(
+            owner="leases", method="idc", params={}, spec={}, request_digest="e", timings={}
+        )
+        session.add(fresh)
+        session.flush()
+        for job, age_s in ((old, 7200), (fresh, 60)):
+            job.status, job.finished_at = JobStatus.failed, utcnow() - timedelta(seconds=age_s)
+            session.add(Shard(job_id=job.id, index=0, images=["a"], instances_total=1))
+            storage.put_bytes(keys.job_output_prefix(job.id) + "instances/a.json", b"{}")
+        fresh_id = fresh.id
+    duties = heartbeat.worker_duties(settings, sessions, Sender(), "w:1")
+    heartbeat.WorkerLoop(duties, 1.0).run_once()
+    assert storage.list_keys(f"jobs/{job_id}/") == []
+    assert storage.list_keys(f"jobs/{fresh_id}/") != []
