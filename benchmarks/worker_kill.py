@@ -13,6 +13,9 @@ from the kill to the worker back (embedded), to the lost shard re-sent (from the
 to the job succeeded. No figure is checked here.
 
     python benchmarks/worker_kill.py [--modes redis,embedded] [--redis-url redis://127.0.0.1:6379/3]
+
+The Redis database given is emptied at the end; no test session may use it meanwhile (the test
+fixtures empty theirs when they end, which would drop the queued tasks of this run).
 """
 
 from __future__ import annotations
@@ -210,7 +213,11 @@ def main() -> None:
             (folder / "idc").mkdir()
             upgrade(database_url)
             key = _create_key(database_url, "bench")
-            figures = _run(mode, env, folder, key, f"http://127.0.0.1:{port}")
+            try:
+                figures = _run(mode, env, folder, key, f"http://127.0.0.1:{port}")
+            except RuntimeError:
+                print((folder / "service.log").read_text(errors="replace")[-6000:])
+                raise
         shown = ", ".join(f"{name} after {seconds:.1f} s" for name, seconds in figures.items())
         print(f"{mode}: worker SIGKILLed mid-shard; {shown}", flush=True)
 
