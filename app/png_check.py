@@ -6,12 +6,29 @@ Pillow's `load()` would allocate the whole image (4 bytes a pixel: 256 MB for 80
 few of those at once in an API thread pool leave the process at gigabytes. This check needs a few
 MB whatever the image size. (Row filter bytes are not checked; a worker decoding such an image
 fails the job with Pillow's message.)
+
+Inflating is most of an upload's CPU time: it goes through ISA-L (`isal`, in the `service` extra),
+whose inflate is 2 to 2.5 times as fast as zlib's, where it is installed, through zlib otherwise.
 """
 
 from __future__ import annotations
 
+import importlib
 import struct
 import zlib
+from typing import Any
+
+
+def _inflate_module() -> Any:
+    """isal_zlib (zlib's interface, ISA-L's speed) where installed, else zlib."""
+    try:
+        return importlib.import_module("isal.isal_zlib")
+    except ImportError:
+        return zlib
+
+
+_inflating = _inflate_module()
+_INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, _inflating.error)
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
@@ -56,7 +73,7 @@ def check_png(data: bytes) -> tuple[int, int]:
     if not data.startswith(SIGNATURE):
         raise PngDamaged("no PNG signature")
     view = memoryview(data)
-    position, inflater, inflated, expected = len(SIGNATURE), zlib.decompressobj(), 0, None
+    position, inflater, inflated, expected = len(SIGNATURE), _inflating.decompressobj(), 0, None
     width = height = 0
     while True:
         if len(data) < position + 8:
@@ -104,6 +121,6 @@ def _inflate(inflater, compressed: memoryview, room: int) -> int:
                     raise PngDamaged("the image data inflates to more than its size calls for")
             if inflater.eof:
                 break
-    except zlib.error as error:
+    except _INFLATE_ERRORS as error:
         raise PngDamaged(f"the image data is corrupt ({error})") from error
     return produced
