@@ -27,7 +27,12 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.service_under_test import DEFAULT_PG_ADMIN_URL, running_service  # noqa: E402
+from benchmarks.service_under_test import (  # noqa: E402
+    DEFAULT_PG_ADMIN_URL,
+    cpu_seconds,
+    memory_kb,
+    running_service,
+)
 
 PHOTOS = (
     "astronaut",
@@ -61,18 +66,6 @@ def build_zip(path: Path, size_bytes: int, seed: int = 0) -> int:
                 image.save(member, format="PNG", compress_level=6)
             count += 1
     return count
-
-
-def _proc_kb(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(f"{field} missing from /proc/{pid}/status")
-
-
-def _cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
@@ -109,8 +102,8 @@ def upload_once(archive: Path, images: int, backend: str, pg_admin_url: str) -> 
     size = archive.stat().st_size
     with _backend_env(backend) as env, running_service(pg_admin_url, env) as service:
         headers = {"Authorization": f"Bearer {service.key}"}
-        before_kb = _proc_kb(service.pid, "VmRSS")
-        cpu_before = _cpu_s(service.pid)
+        before_kb = memory_kb(service.pid, "VmRSS")
+        cpu_before = cpu_seconds(service.pid)
         load_before = os.getloadavg()[0]
         with open(archive, "rb") as stream:
             files = {"archive": (archive.name, stream, "application/zip")}
@@ -119,8 +112,8 @@ def upload_once(archive: Path, images: int, backend: str, pg_admin_url: str) -> 
                 f"{service.url}/datasets", headers=headers, files=files, timeout=1800
             )
             elapsed = time.perf_counter() - start
-        cpu = _cpu_s(service.pid) - cpu_before
-        peak_kb = _proc_kb(service.pid, "VmHWM")
+        cpu = cpu_seconds(service.pid) - cpu_before
+        peak_kb = memory_kb(service.pid, "VmHWM")
         detail = "" if response.status_code == 201 else f" {response.text[:300]}"
         stored = response.json().get("image_count") if response.status_code == 201 else None
         print(
