@@ -76,6 +76,14 @@ class Settings(BaseSettings):
     archive_max_ratio: float = Field(
         100.0, gt=1, description="largest uncompressed/compressed size ratio (bomb guard)"
     )
+    upload_threads: int = Field(
+        4, ge=1, le=64, description="threads checking and storing the images of one upload"
+    )
+    upload_buffer_bytes: int = Field(
+        64 * MiB,
+        ge=MiB,
+        description="images read from archives and waiting to be stored, all uploads together",
+    )
     json_max_bytes: int = Field(
         1 * MiB, ge=1024, description="largest body of a JSON request (POST /condense and others)"
     )

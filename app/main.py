@@ -24,7 +24,7 @@ from app.limits import BodySizeLimit
 from app.metrics import JobStatusCollector, LivenessCollector, MetricsMiddleware
 from app.queue import create_celery
 from app.storage import StorageError, make_storage
-from app.uploads import PixelBudget
+from app.uploads import Budget
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.session_gate = session_gate
     app.state.storage = make_storage(settings)
-    app.state.decode_budget = PixelBudget(settings.image_max_pixels)
+    app.state.decode_budget = Budget(settings.image_max_pixels)
+    app.state.buffer_budget = Budget(settings.upload_buffer_bytes)
     app.state.celery = create_celery(settings)
     app.state.metrics_registry = CollectorRegistry()
     app.state.metrics_registry.register(JobStatusCollector(app.state.sessionmaker))

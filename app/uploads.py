@@ -1,9 +1,11 @@
 """Dataset archives (zip, tar, tar.gz/bz2/xz) checked member by member and stored image by image.
 
 The archive arrives as a file on disk (the upload is spooled there in chunks); members are read
-one at a time, so a multi-GB archive never sits in memory: at most one image does. Every member
-must be a regular file with a safe relative path and a decodable image within the size limits;
-the first bad member rejects the whole archive and removes what was already stored.
+one at a time, in order, and checked and stored on a few threads while the next are read, so a
+multi-GB archive never sits in memory: at most the images that fit the process's buffer budget
+(IDC_UPLOAD_BUFFER_BYTES) do. Every member must be a regular file with a safe relative path and a
+decodable image within the size limits; the first bad member rejects the whole archive and
+removes what was already stored.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import gzip
 import hashlib
 import io
 import lzma
+import math
 import re
 import stat
 import tarfile
@@ -21,6 +24,7 @@ import warnings
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import BinaryIO
@@ -36,6 +40,9 @@ from idc_core.data.images import IMAGE_EXTENSIONS
 _RATIO_FLOOR_MEMBER = 1024 * 1024
 _RATIO_FLOOR_ARCHIVE = 16 * 1024 * 1024
 _IGNORED_PARTS = {"__MACOSX"}
+# A member read holds at least this much of the buffer budget, so that the number of tiny images
+# waiting to be stored is bounded too.
+_LEAST_BUFFER = 64 * 1024
 _DAMAGED = (
     tarfile.TarError,
     zipfile.BadZipFile,
@@ -55,27 +62,28 @@ class ArchiveError(ValueError):
         self.status_code = status_code
 
 
-class PixelBudget:
-    """Pixels that may be decoded at once in this process, shared by every upload: a decoded RGB
-    image costs 3 bytes a pixel (an 8000 x 8000 PNG of 186 KB takes 192 MB), so concurrent
-    uploads of large images take turns instead of adding up."""
+class Budget:
+    """An amount (pixels, bytes) that may be in use at once in this process, shared by every
+    upload, so that concurrent uploads take turns instead of adding up. A decoded RGB image costs
+    3 bytes a pixel (an 8000 x 8000 PNG of 186 KB takes 192 MB): `decode_budget` counts pixels;
+    images read from an archive but not yet stored count in `buffer_budget`, in bytes."""
 
-    def __init__(self, pixels: int) -> None:
-        self.pixels = pixels
+    def __init__(self, amount: int) -> None:
+        self.amount = amount
         self._used = 0
         self._changed = threading.Condition()
 
-    def acquire(self, pixels: int) -> int:
-        """Wait until `pixels` (at most the whole budget) fit; returns what was taken."""
-        pixels = min(pixels, self.pixels)
+    def acquire(self, amount: int) -> int:
+        """Wait until `amount` (at most the whole budget) fits; returns what was taken."""
+        amount = min(amount, self.amount)
         with self._changed:
-            self._changed.wait_for(lambda: self._used + pixels <= self.pixels)
-            self._used += pixels
-        return pixels
+            self._changed.wait_for(lambda: self._used + amount <= self.amount)
+            self._used += amount
+        return amount
 
-    def release(self, pixels: int) -> None:
+    def release(self, amount: int) -> None:
         with self._changed:
-            self._used -= pixels
+            self._used -= amount
             self._changed.notify_all()
 
 
@@ -85,7 +93,9 @@ class UploadLimits:
     max_pixels: int
     max_image_bytes: int
     max_ratio: float
-    decode_budget: PixelBudget
+    decode_budget: Budget
+    buffer_budget: Budget
+    threads: int
 
 
 @dataclass(frozen=True)
@@ -273,56 +283,135 @@ def _store(
     prefix: str,
     limits: UploadLimits,
 ) -> StoredDataset:
-    dataset = StoredDataset()
+    """Read the members in order here, check and store them on the pipeline's threads."""
     seen: dict[str, str] = {}
     expanded = 0
-    for member in members:
-        # Counted before anything is skipped: a skipped member is still decompressed to pass it.
-        expanded += member.size
-        if expanded > _RATIO_FLOOR_ARCHIVE and expanded > limits.max_ratio * archive_size:
-            raise ArchiveError(
-                f"the archive expands more than {limits.max_ratio:.0f} times its size: "
-                "refused as a decompression bomb"
+    pipeline = _Pipeline(storage, limits)
+    try:
+        for index, member in enumerate(members):
+            if pipeline.stopped:
+                break
+            # Counted before anything is skipped: a skipped member is still decompressed to pass it.
+            expanded += member.size
+            if expanded > _RATIO_FLOOR_ARCHIVE and expanded > limits.max_ratio * archive_size:
+                raise ArchiveError(
+                    f"the archive expands more than {limits.max_ratio:.0f} times its size: "
+                    "refused as a decompression bomb"
+                )
+            path = _member_path(member.name)
+            if path is None:
+                continue
+            suffix = path.suffix.lower()
+            if suffix not in IMAGE_EXTENSIONS:
+                raise ArchiveError(
+                    f"member {member.name!r} is not an image file "
+                    f"(expected one of {', '.join(IMAGE_EXTENSIONS)})"
+                )
+            if len(seen) >= limits.max_images:
+                raise ArchiveError(f"the archive holds more than {limits.max_images} images", 413)
+            if member.size > limits.max_image_bytes:
+                raise ArchiveError(
+                    f"member {member.name!r} is larger than the {limits.max_image_bytes}-byte "
+                    "limit",
+                    413,
+                )
+            name = _safe_name(path.stem)
+            if name in seen:
+                raise ArchiveError(
+                    f"members {seen[name]!r} and {member.name!r} would both be named {name!r}; "
+                    "image names must be unique"
+                )
+            seen[name] = member.name
+            taken = limits.buffer_budget.acquire(max(member.size, _LEAST_BUFFER))
+            try:
+                with member.open() as stream:
+                    data = _read_limited(stream, limits.max_image_bytes, member.name)
+            except BaseException:
+                limits.buffer_budget.release(taken)
+                raise
+            pipeline.submit(
+                _Read(index, member.name, name, f"{prefix}images/{name}{suffix}", data), taken
             )
-        path = _member_path(member.name)
-        if path is None:
-            continue
-        suffix = path.suffix.lower()
-        if suffix not in IMAGE_EXTENSIONS:
-            raise ArchiveError(
-                f"member {member.name!r} is not an image file "
-                f"(expected one of {', '.join(IMAGE_EXTENSIONS)})"
-            )
-        if len(dataset.images) >= limits.max_images:
-            raise ArchiveError(f"the archive holds more than {limits.max_images} images", 413)
-        if member.size > limits.max_image_bytes:
-            raise ArchiveError(
-                f"member {member.name!r} is larger than the {limits.max_image_bytes}-byte limit",
-                413,
-            )
-        name = _safe_name(path.stem)
-        if name in seen:
-            raise ArchiveError(
-                f"members {seen[name]!r} and {member.name!r} would both be named {name!r}; "
-                "image names must be unique"
-            )
-        seen[name] = member.name
-        with member.open() as stream:
-            data = _read_limited(stream, limits.max_image_bytes, member.name)
-        width, height = _check_image(data, member.name, limits)
-        key = f"{prefix}images/{name}{suffix}"
-        storage.put_bytes(key, data)
-        dataset.images.append(
-            StoredImage(
-                name=name,
-                key=key,
-                member=member.name,
-                width=width,
-                height=height,
-                bytes=len(data),
-                sha256=hashlib.sha256(data).hexdigest(),
-            )
-        )
+    except BaseException as error:
+        pipeline.finish(error)
+        raise
+    dataset = StoredDataset(pipeline.finish())
     if not dataset.images:
         raise ArchiveError("the archive holds no images")
     return dataset
+
+
+@dataclass(frozen=True)
+class _Read:
+    """A member read whole and named, waiting to be checked and stored."""
+
+    index: int
+    member: str
+    name: str
+    key: str
+    data: bytes
+
+
+def _check_and_store(read: _Read, storage: Storage, limits: UploadLimits) -> StoredImage:
+    width, height = _check_image(read.data, read.member, limits)
+    storage.put_bytes(read.key, read.data)
+    return StoredImage(
+        name=read.name,
+        key=read.key,
+        member=read.member,
+        width=width,
+        height=height,
+        bytes=len(read.data),
+        sha256=hashlib.sha256(read.data).hexdigest(),
+    )
+
+
+class _Pipeline:
+    """Checks and stores the members read on `limits.threads` threads while the reader goes on
+    (the PNG check's inflating, the digest and the storage's writes run outside the GIL). What
+    waits is bounded by `limits.buffer_budget`, which each member's bytes hold until stored.
+
+    `finish` waits for everything submitted, then returns the images in archive order or raises
+    the error of the first bad member in archive order, as a one-by-one pass would. Once a member
+    fails, the members after it that have not started are skipped."""
+
+    def __init__(self, storage: Storage, limits: UploadLimits) -> None:
+        self._storage = storage
+        self._limits = limits
+        self._pool = ThreadPoolExecutor(limits.threads, thread_name_prefix="upload")
+        self._futures: list[Future[StoredImage | None]] = []
+        self._lock = threading.Lock()
+        self._stop_after: float = math.inf  # index of the first member known to be bad
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop_after != math.inf
+
+    def _stop_at(self, index: float) -> None:
+        with self._lock:
+            self._stop_after = min(self._stop_after, index)
+
+    def submit(self, read: _Read, taken: int) -> None:
+        self._futures.append(self._pool.submit(self._run, read, taken))
+
+    def _run(self, read: _Read, taken: int) -> StoredImage | None:
+        try:
+            if read.index > self._stop_after:
+                return None
+            return _check_and_store(read, self._storage, self._limits)
+        except BaseException:
+            self._stop_at(read.index)
+            raise
+        finally:
+            self._limits.buffer_budget.release(taken)
+
+    def finish(self, error: BaseException | None = None) -> list[StoredImage]:
+        """`error`, the reader's own, comes after every member submitted."""
+        self._pool.shutdown(wait=True)
+        for future in self._futures:
+            failure = future.exception()
+            if failure is not None:
+                raise failure
+        if error is not None:
+            raise error
+        return [image for future in self._futures if (image := future.result()) is not None]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import statistics
 import sys
@@ -30,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.service_under_test import (  # noqa: E402
     DEFAULT_PG_ADMIN_URL,
+    cpu_seconds,
     raise_open_file_limit,
     running_service,
 )
@@ -145,15 +147,22 @@ async def closed_loop(
 
 
 def _seed_jobs(database_url: str, count: int) -> list[str]:
-    """`count` queued jobs of the bench owner, each with one shard (what GET /jobs reads)."""
+    """`count` queued jobs of the bench owner, each with one shard (what GET /jobs reads), with
+    the request and spec of a real IDC job (what GET /jobs returns)."""
     from app.db import make_engine, make_sessionmaker, session_scope
     from app.models import Job, Shard
+    from app.schemas import CondenseRequest
 
+    request = CondenseRequest.model_validate(
+        {"dataset_id": "d" * 36, "method": "idc", "teacher": {"mode": "train"}}
+    )
+    params = request.model_dump(mode="json")
+    spec = request.job_spec(8).model_dump(mode="json")
     engine = make_engine(database_url)
     try:
         with session_scope(make_sessionmaker(engine)) as session:
             jobs = [
-                Job(owner="bench", method="random", params={}, request_digest="0" * 64)
+                Job(owner="bench", method="idc", params=params, spec=spec, request_digest="0" * 64)
                 for _ in range(count)
             ]
             for job in jobs:
@@ -184,10 +193,15 @@ def main() -> None:
         jobs = _seed_jobs(service.database_url, args.pollers)
         paths = [f"/jobs/{job_id}" for job_id in jobs]
         print(f"API {service.url} (uvicorn, Postgres), {len(jobs)} jobs", flush=True)
+        cpu = cpu_seconds(service.pid)
         tally = asyncio.run(open_loop(host, port, service.key, paths, args.seconds))
+        cpu = cpu_seconds(service.pid) - cpu
+        answered = max(sum(tally.statuses.values()), 1)
         print(
             f"open loop: {args.pollers} clients x 1 req/s x {args.seconds} s: "
-            + tally.line(args.seconds),
+            + tally.line(args.seconds)
+            + f"; API CPU {cpu * 1000 / answered:.2f} ms per answer; load average "
+            f"{os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs)",
             flush=True,
         )
         for connections in args.connections:

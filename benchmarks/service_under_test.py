@@ -35,6 +35,20 @@ class Service:
     folder: Path
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def memory_kb(pid: int, field: str) -> int:
+    """A memory figure of /proc/<pid>/status in kB: VmRSS (now), VmHWM (peak)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"{field} missing from /proc/{pid}/status")
+
+
 def raise_open_file_limit() -> None:
     """Thousands of loopback connections need as many descriptors on each side."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -23,7 +23,11 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.service_under_test import DEFAULT_PG_ADMIN_URL, running_service  # noqa: E402
+from benchmarks.service_under_test import (  # noqa: E402
+    DEFAULT_PG_ADMIN_URL,
+    memory_kb,
+    running_service,
+)
 
 
 def _large_png_zip(side: int) -> bytes:
@@ -42,13 +46,6 @@ def _large_png_zip(side: int) -> bytes:
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("large.png", png.getvalue())
     return archive.getvalue()
-
-
-def _memory_kb(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(f"{field} missing from /proc/{pid}/status")
 
 
 def main() -> None:
@@ -71,12 +68,12 @@ def main() -> None:
             )
             return response.status_code
 
-        before = _memory_kb(service.pid, "VmRSS")
+        before = memory_kb(service.pid, "VmRSS")
         start = time.perf_counter()
         with ThreadPoolExecutor(args.uploads) as pool:
             statuses = list(pool.map(upload, range(args.uploads)))
         elapsed = time.perf_counter() - start
-        peak = _memory_kb(service.pid, "VmHWM")
+        peak = memory_kb(service.pid, "VmHWM")
         print(
             f"{args.uploads} concurrent uploads: statuses {statuses}, {elapsed:.1f} s; "
             f"API RSS before {before / 1024:.0f} MB, peak {peak / 1024:.0f} MB"

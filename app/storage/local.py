@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -52,12 +53,20 @@ class LocalStorage(Storage):
         return self.root / check_key(key)
 
     def put_stream(self, key: str, stream: BinaryIO) -> None:
+        self._write(key, lambda target: shutil.copyfileobj(stream, target, 1024 * 1024))
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        """Written as it is (no copy through a stream)."""
+        self._write(key, lambda target: target.write(data))
+
+    def _write(self, key: str, write: Callable[[BinaryIO], object]) -> None:
+        """`write` fills a temporary file beside the object, which then replaces it."""
         path = self.path_of(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        os.makedirs(path.parent, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
         try:
             with os.fdopen(fd, "wb") as target:
-                shutil.copyfileobj(stream, target, 1024 * 1024)
+                write(target)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

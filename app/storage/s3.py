@@ -26,7 +26,11 @@ from app.storage.base import ObjectNotFound, SignedUrl, Storage, StorageError, c
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_TRANSFER = TransferConfig(multipart_chunksize=16 * 1024 * 1024, max_concurrency=4)
+_TRANSFER = TransferConfig(
+    multipart_threshold=16 * 1024 * 1024, multipart_chunksize=16 * 1024 * 1024, max_concurrency=4
+)
+# Connections kept open to the server: enough for several uploads' threads putting at once.
+_CONNECTIONS = 32
 _NOT_FOUND = {"404", "NoSuchKey", "NotFound"}
 # Answers that say "later", not "no" (throttling and server errors; botocore retries them too).
 _TRANSIENT_CODES = {
@@ -91,6 +95,7 @@ class S3Storage(Storage):
                     s3={"addressing_style": "path"},
                     retries={"max_attempts": 5, "mode": "standard"},
                     connect_timeout=5,
+                    max_pool_connections=_CONNECTIONS,
                     read_timeout=60,
                 ),
             )
@@ -128,6 +133,21 @@ class S3Storage(Storage):
                 upload()
             else:
                 self._retrying(f"put {key}", upload)
+        except (BotoCoreError, ClientError) as error:
+            raise StorageError(f"cannot store {key}: {error}") from error
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        """One PUT for an object below the multipart size (no transfer manager, no threads of
+        its own: uploads call this from their own thread pool); larger ones go by parts."""
+        if len(data) >= _TRANSFER.multipart_threshold:
+            super().put_bytes(key, data)
+            return
+        check_key(key)
+        try:
+            self._retrying(
+                f"put {key}",
+                lambda: self.client.put_object(Bucket=self.bucket, Key=key, Body=data),
+            )
         except (BotoCoreError, ClientError) as error:
             raise StorageError(f"cannot store {key}: {error}") from error
 

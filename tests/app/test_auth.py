@@ -63,3 +63,18 @@ def test_other_owners_get_404_for_everything(api_client, owner_key, other_key, p
     ]
     assert job_id not in [j["id"] for j in api_client.get("/jobs", headers=theirs).json()["items"]]
     assert api_client.get(f"/jobs/{job_id}", headers=mine).status_code == 200
+
+
+def test_the_openapi_document_lists_401_and_404_where_they_can_happen(api_client):
+    """Every route that needs a key documents 401; each of those naming a row in its path, 404."""
+    paths = api_client.get("/openapi.json").json()["paths"]
+    keyed = 0
+    for path, item in paths.items():
+        for method, operation in item.items():
+            if not operation.get("security"):
+                continue
+            keyed += 1
+            assert "401" in operation["responses"], (method, path)
+            if "{" in path:
+                assert "404" in operation["responses"], (method, path)
+    assert keyed >= 12

@@ -81,7 +81,9 @@ def _with_query(url: str, **changes) -> str:
 def test_s3_presigned_urls_expire_and_refuse_changes(s3):
     s3.put_bytes("signed/file.txt", b"payload")
     s3.put_bytes("signed/other.txt", b"secret")
-    url = s3.signed_url("signed/file.txt", ttl_s=2, filename="file.txt").url
+    # X-Amz-Date is in whole seconds, so a URL lives between ttl_s - 1 and ttl_s seconds: 5 s,
+    # for a loaded machine to make its first request within.
+    url = s3.signed_url("signed/file.txt", ttl_s=5, filename="file.txt").url
     assert httpx.get(url).content == b"payload"
     assert httpx.get(url.replace("signed/file.txt", "signed/other.txt")).status_code == 403
     signature = parse_qs(urlsplit(url).query)["X-Amz-Signature"][0]
@@ -90,7 +92,7 @@ def test_s3_presigned_urls_expire_and_refuse_changes(s3):
     assert httpx.get(_with_query(url, **{"X-Amz-Expires": "3600"})).status_code == 403
     anonymous = f"{url.split('?')[0]}"
     assert httpx.get(anonymous).status_code == 403
-    time.sleep(3)
+    time.sleep(6)
     expired = httpx.get(url)
     assert expired.status_code == 403 and b"expired" in expired.content
     s3.delete_prefix("signed/")

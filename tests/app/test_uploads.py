@@ -205,3 +205,56 @@ def test_non_ascii_names_stay_apart_and_safe(api_client, owner_key, photos):
     assert len(set(names)) == 3 and all(name.isascii() for name in names), names
     assert any(name.startswith("cafe-") for name in names), names
     assert sorted(image["member"] for image in response.json()["images"]) == sorted(members)
+
+
+def test_the_first_bad_member_in_archive_order_is_the_one_reported(api_client, owner_key, photos):
+    """Members are checked on several threads; the answer still names the first bad one."""
+    first = next(iter(photos.values()))
+    members = {f"images/{index:03d}.png": first for index in range(24)}
+    members["images/005.png"] = first[: len(first) // 2]
+    members["images/020.png"] = b"not an image at all"
+    before = _stored(api_client)
+    for _ in range(3):
+        response = _upload(api_client, owner_key, _zip(members))
+        assert response.status_code == 422, response.text
+        assert "'images/005.png'" in response.json()["detail"], response.json()["detail"]
+        assert _stored(api_client) == before
+
+
+def test_members_are_stored_in_parallel_within_the_buffer_budget(tmp_path, photos):
+    """At most `buffer_budget` bytes of read images wait at once, however many threads."""
+    import threading
+    import time
+
+    from app.storage.local import LocalStorage
+    from app.uploads import Budget, UploadLimits, store_archive
+
+    first = next(iter(photos.values()))
+    held = {"now": 0, "most": 0}
+    lock = threading.Lock()
+
+    class SlowStorage(LocalStorage):
+        def put_bytes(self, key: str, data: bytes) -> None:
+            with lock:
+                held["now"] += 1
+                held["most"] = max(held["most"], held["now"])
+            time.sleep(0.05)
+            super().put_bytes(key, data)
+            with lock:
+                held["now"] -= 1
+
+    limits = UploadLimits(
+        max_images=100,
+        max_pixels=64_000_000,
+        max_image_bytes=len(first),
+        max_ratio=100.0,
+        decode_budget=Budget(64_000_000),
+        buffer_budget=Budget(3 * max(len(first), 64 * 1024)),
+        threads=8,
+    )
+    archive = io.BytesIO(_zip({f"{index:02d}.png": first for index in range(16)}))
+    storage = SlowStorage(tmp_path, "s" * 32, "http://testserver")
+    stored = store_archive(archive, len(archive.getvalue()), storage, "datasets/x/", limits)
+    assert [image.name for image in stored.images] == [f"{index:02d}" for index in range(16)]
+    assert len(storage.list_keys("datasets/x/")) == 16
+    assert 2 <= held["most"] <= 3, held

@@ -70,6 +70,8 @@ def upload_dataset(
         max_image_bytes=settings.image_max_bytes,
         max_ratio=settings.archive_max_ratio,
         decode_budget=request.app.state.decode_budget,
+        buffer_budget=request.app.state.buffer_budget,
+        threads=settings.upload_threads,
     )
     dataset_id = new_id()
     prefix = keys.dataset_prefix(dataset_id)

@@ -10,9 +10,9 @@ from celery import Celery
 from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from app import quotas
 from app.api.deps import (
@@ -28,7 +28,7 @@ from app.cleanup import UNFINISHED, delete_jobs
 from app.config import Settings
 from app.jobspec import CheckpointTeacher, JobSpec
 from app.metrics import JOBS_SUBMITTED
-from app.models import FINISHED, Dataset, Job, JobStage, JobStatus, Teacher, utcnow
+from app.models import FINISHED, Dataset, Job, JobStage, JobStatus, Shard, Teacher, utcnow
 from app.queue import TASK_PREPARE
 from app.retry import reset_for_retry
 from app.schemas import CondenseRequest, JobAccepted, JobOut, JobProgress, JobResult, Page
@@ -45,11 +45,29 @@ def _job_url(request: Request, job_id: str) -> str:
     return str(request.url_for("get_job", job_id=job_id))
 
 
+def _shard_sums(job: Job) -> tuple[int, float]:
+    """(instances done, partial instances) over the job's shards, summed by the database: a job
+    of thousands of shards is polled without loading one of them."""
+    session = object_session(job)
+    if session is None or "shards" in job.__dict__:  # already loaded: sum what is there
+        return (
+            sum(shard.instances_done for shard in job.shards),
+            sum(shard.progress for shard in job.shards),
+        )
+    done, progress = session.execute(
+        select(
+            func.coalesce(func.sum(Shard.instances_done), 0),
+            func.coalesce(func.sum(Shard.progress), 0.0),
+        ).where(Shard.job_id == job.id)
+    ).one()
+    return int(done), float(progress)
+
+
 def job_view(request: Request, job: Job) -> JobOut:
     """The job as clients see it: progress summed over shards, and an ETA for its stage."""
-    done = sum(shard.instances_done for shard in job.shards)
+    done, progress = _shard_sums(job)
     if job.stage == JobStage.condensing and job.instances_total:
-        fraction = sum(shard.progress for shard in job.shards) / job.instances_total
+        fraction = progress / job.instances_total
     elif job.stage == JobStage.done:
         fraction = 1.0
     else:
@@ -59,11 +77,12 @@ def job_view(request: Request, job: Job) -> JobOut:
     if job.status == JobStatus.running and job.stage_started_at and 0 < fraction < 1:
         elapsed = (utcnow() - job.stage_started_at).total_seconds()
         eta = round(elapsed * (1 - fraction) / fraction, 1)
-    links = {"self": _job_url(request, job.id), "cancel": _job_url(request, job.id) + "/cancel"}
+    url = _job_url(request, job.id)
+    links = {"self": url, "cancel": url + "/cancel"}
     if job.status == JobStatus.succeeded:
-        links["result"] = _job_url(request, job.id) + "/result"
+        links["result"] = url + "/result"
     if job.status in UNFINISHED:
-        links["retry"] = _job_url(request, job.id) + "/retry"
+        links["retry"] = url + "/retry"
     return JobOut(
         id=job.id,
         status=job.status,
