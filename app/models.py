@@ -212,7 +212,8 @@ class TaskLease(Base):
     """The claim of one running step of a job (`prepare`, `shard <i>`, `assemble`) by one task run.
 
     The run that holds `token` renews `heartbeat_at`; a lease whose heartbeat is older than
-    `IDC_WORKER_STALE_S` belongs to a lost run, and a worker's sweep re-sends `task_name(args)`.
+    `IDC_WORKER_STALE_S` belongs to a lost run, and a worker's sweep re-sends `task_name(args)`
+    to `queue` (the queue it was taken from, whichever worker sweeps).
     `token` is NULL between a hand-over and the next claim. `attempts` counts the runs since the
     step last ended (a step that ends, however it ends, drops its lease).
     """
@@ -223,6 +224,7 @@ class TaskLease(Base):
     step: Mapped[str] = mapped_column(String(40), primary_key=True)
     task_name: Mapped[str] = mapped_column(String(100))
     args: Mapped[list[Any]] = mapped_column(JSON)
+    queue: Mapped[str] = mapped_column(String(200))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     worker: Mapped[str | None] = mapped_column(String(200))
     token: Mapped[str | None] = mapped_column(String(64))

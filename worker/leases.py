@@ -10,8 +10,8 @@ The rules, each stated here once:
   when it is not, the run has been taken over and must stop without changing the job.
 - A step that ends, however it ends, drops its lease (on its token): attempts restart at zero.
 - A sweep takes over each stale lease by a conditional UPDATE (exactly one sweeper wins), and
-  re-sends the lease's task inside the same transaction (a failed send leaves the lease stale
-  for the next sweep). Leases of finished jobs are dropped instead.
+  re-sends the lease's task, to the queue it was taken from (a sweeper may read another queue),
+  inside the same transaction (a failed send leaves the lease stale for the next sweep). Leases of finished jobs are dropped instead.
 Time is each process's UTC clock: machines of one deployment keep it with NTP.
 """
 
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 
 class TaskSender(Protocol):
-    def send_task(self, name: str, args: list[Any]) -> Any: ...
+    def send_task(self, name: str, args: list[Any], queue: str) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -74,11 +74,13 @@ def claim(
     step: str,
     task_name: str,
     args: list[Any],
+    queue: str,
     worker: str,
     stale_s: float,
     max_attempts: int,
 ) -> Lease | Busy | Exhausted:
-    """Claim the step's lease for this run (see the module's rules)."""
+    """Claim the step's lease for this run, which was taken from `queue` (see the module's
+    rules)."""
     token = secrets.token_hex(16)
     now = utcnow()
     try:
@@ -89,6 +91,7 @@ def claim(
                     step=step,
                     task_name=task_name,
                     args=list(args),
+                    queue=queue,
                     attempts=1,
                     worker=worker,
                     token=token,
@@ -111,6 +114,7 @@ def claim(
                 )
                 .values(
                     attempts=TaskLease.attempts + 1,
+                    queue=queue,
                     worker=worker,
                     token=token,
                     heartbeat_at=now,
@@ -194,7 +198,7 @@ def sweep(
             )
             if _rows_changed(taken) != 1:
                 continue  # another sweeper took it, or its run came back to life
-            sender.send_task(lease.task_name, args=list(lease.args))
+            sender.send_task(lease.task_name, args=list(lease.args), queue=lease.queue)
         silent = (now - lease.heartbeat_at).total_seconds()
         log.warning(
             "job %s: %s of %s silent for %.0fs (attempt %d); re-sent %s",

@@ -48,6 +48,7 @@ def _run(task: Task, job_id: str, step: str, action: Callable[[], None]) -> None
                 step,
                 task.name,
                 args,
+                rt.settings.queue,  # the one queue this worker reads (`idc-service worker`)
                 worker,
                 rt.settings.worker_stale_s,
                 rt.settings.task_max_attempts,

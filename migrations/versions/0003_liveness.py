@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("step", sa.String(length=40), nullable=False),
         sa.Column("task_name", sa.String(length=100), nullable=False),
         sa.Column("args", sa.JSON(), nullable=False),
+        sa.Column("queue", sa.String(length=200), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("worker", sa.String(length=200), nullable=True),
         sa.Column("token", sa.String(length=64), nullable=True),

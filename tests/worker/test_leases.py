@@ -87,14 +87,16 @@ def job_id(sessions) -> str:
 @dataclass
 class Sender:
     sent: list[tuple[str, list]] = field(default_factory=list)
+    queues: list[str] = field(default_factory=list)
 
-    def send_task(self, name: str, args: list) -> None:
+    def send_task(self, name: str, args: list, queue: str) -> None:
         self.sent.append((name, args))
+        self.queues.append(queue)
 
 
-def _claim(sessions, job_id, worker="w1", step="shard 0", max_attempts=3):
+def _claim(sessions, job_id, worker="w1", step="shard 0", max_attempts=3, queue="idc-gpu"):
     return leases.claim(
-        sessions, job_id, step, TASK_SHARD, [job_id, 0], worker, STALE_S, max_attempts
+        sessions, job_id, step, TASK_SHARD, [job_id, 0], queue, worker, STALE_S, max_attempts
     )
 
 
@@ -156,6 +158,8 @@ def test_the_sweep_resends_a_stale_lease_once_and_the_next_claim_takes_it(sessio
     sender = Sender()
     assert leases.sweep(sessions, sender, STALE_S) == [(job_id, "shard 0")]
     assert sender.sent == [(TASK_SHARD, [job_id, 0])]
+    # Back to the queue the lost run had taken it from, whatever queue the sweeper reads.
+    assert sender.queues == ["idc-gpu"]
     handed = _lease(sessions, job_id)
     assert handed.token is None and handed.worker is None and handed.attempts == 1
     assert leases.sweep(sessions, sender, STALE_S) == []  # handed over: not re-sent again
@@ -171,7 +175,7 @@ def test_a_failed_send_leaves_the_lease_stale_for_the_next_sweep(sessions, job_i
     _age(sessions, job_id, STALE_S + 1)
 
     class Down:
-        def send_task(self, name, args):
+        def send_task(self, name, args, queue):
             raise ConnectionError("broker down")
 
     with pytest.raises(ConnectionError):
