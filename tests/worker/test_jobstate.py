@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from app.db import make_engine, make_sessionmaker, session_scope
-from app.models import Dataset, Job, JobStage, JobStatus, Shard
+from app.models import Job, JobStage, JobStatus, Shard
+from tests.worker.job_rows import add_job
 from worker import jobstate
 
 
@@ -21,31 +22,7 @@ def sessions(stack_settings):
 
 @pytest.fixture
 def job_id(sessions) -> str:
-    with session_scope(sessions) as session:
-        dataset = Dataset(
-            owner="jobstate",
-            name="d",
-            image_count=0,
-            total_pixels=0,
-            total_bytes=0,
-            archive_bytes=0,
-            digest="sha256:x",
-            images=[],
-        )
-        session.add(dataset)
-        session.flush()
-        job = Job(
-            owner="jobstate",
-            dataset_id=dataset.id,
-            method="idc",
-            params={},
-            spec={},
-            request_digest="d",
-            timings={},
-        )
-        session.add(job)
-        session.flush()
-        return job.id
+    return add_job(sessions, "jobstate")
 
 
 def _job(sessions, job_id) -> Job:

@@ -17,9 +17,10 @@ from sqlalchemy import select, update
 from app.db import make_engine, make_sessionmaker, session_scope
 from app.liveness import live_workers
 from app.migrate import upgrade
-from app.models import Dataset, Job, JobStatus, TaskLease, WorkerBeat, utcnow
+from app.models import Job, JobStatus, TaskLease, WorkerBeat, utcnow
 from app.queue import TASK_SHARD
 from tests.conftest_service import PG_ADMIN_URL
+from tests.worker.job_rows import add_job
 from worker import heartbeat, leases
 
 STALE_S = 45.0
@@ -56,32 +57,7 @@ def sessions(request, tmp_path):
 
 @pytest.fixture
 def job_id(sessions) -> str:
-    with session_scope(sessions) as session:
-        dataset = Dataset(
-            owner="leases",
-            name="d",
-            image_count=0,
-            total_pixels=0,
-            total_bytes=0,
-            archive_bytes=0,
-            digest="sha256:x",
-            images=[],
-        )
-        session.add(dataset)
-        session.flush()
-        job = Job(
-            owner="leases",
-            dataset_id=dataset.id,
-            method="idc",
-            params={},
-            spec={},
-            request_digest="d",
-            timings={},
-            status=JobStatus.running,
-        )
-        session.add(job)
-        session.flush()
-        return job.id
+    return add_job(sessions, "leases", status=JobStatus.running)
 
 
 @dataclass
