@@ -166,7 +166,7 @@ def worker_duties(
         drop_expired_workers(sessions, stale_s)
 
     def sweep_leases() -> None:
-        leases.sweep(sessions, sender, stale_s)
+        leases.sweep(sessions, sender, stale_s, settings.queue)
 
     def sweep_expired_files() -> None:
         swept = sweep_expired(sessions, storage, utcnow(), settings.unfinished_retention_s)

@@ -9,8 +9,9 @@ The rules, each stated here once:
 - The holder renews `heartbeat_at` while it runs, on condition that the token is still its own;
   when it is not, the run has been taken over and must stop without changing the job.
 - A step that ends, however it ends, drops its lease (on its token): attempts restart at zero.
-- A sweep takes over each stale lease by a conditional UPDATE (exactly one sweeper wins), and
-  re-sends the lease's task, to the queue it was taken from (a sweeper may read another queue),
+- A lease remembers the queue its task was taken from. A worker sweeps the leases of the queue it
+  reads (only its broker and its fellow workers can run them): it takes over each stale lease by
+  a conditional UPDATE (exactly one sweeper wins) and re-sends the lease's task to that queue
   inside the same transaction (a failed send leaves the lease stale for the next sweep). Leases of finished jobs are dropped instead.
 Time is each process's UTC clock: machines of one deployment keep it with NTP.
 """
@@ -169,17 +170,23 @@ def sweep(
     sessions: sessionmaker[Session],
     sender: TaskSender,
     stale_s: float,
+    queue: str,
     now: datetime | None = None,
 ) -> list[tuple[str, str]]:
-    """Hand every stale lease to a new run: re-send its task (once, whichever sweeper wins);
-    drop the stale leases of finished jobs. Returns the (job id, step) pairs re-sent."""
+    """Hand every stale lease of `queue` (the sweeper's own) to a new run: re-send its task
+    there (once, whichever sweeper wins); drop the stale leases of finished jobs. Returns the
+    (job id, step) pairs re-sent."""
     now = now or utcnow()
     cutoff = now - timedelta(seconds=stale_s)
     with sessions() as session:
         stale = session.execute(
             select(TaskLease, Job.status)
             .join(Job, Job.id == TaskLease.job_id)
-            .where(TaskLease.token.is_not(None), TaskLease.heartbeat_at < cutoff)
+            .where(
+                TaskLease.queue == queue,
+                TaskLease.token.is_not(None),
+                TaskLease.heartbeat_at < cutoff,
+            )
         ).all()
     resent = []
     for lease, job_status in stale:
@@ -198,7 +205,7 @@ def sweep(
             )
             if _rows_changed(taken) != 1:
                 continue  # another sweeper took it, or its run came back to life
-            sender.send_task(lease.task_name, args=list(lease.args), queue=lease.queue)
+            sender.send_task(lease.task_name, args=list(lease.args), queue=queue)
         silent = (now - lease.heartbeat_at).total_seconds()
         log.warning(
             "job %s: %s of %s silent for %.0fs (attempt %d); re-sent %s",

@@ -24,6 +24,7 @@ from tests.worker.job_rows import add_job
 from worker import heartbeat, leases
 
 STALE_S = 45.0
+QUEUE = "idc-gpu"
 
 
 @pytest.fixture(scope="module")
@@ -70,9 +71,17 @@ class Sender:
         self.queues.append(queue)
 
 
-def _claim(sessions, job_id, worker="w1", step="shard 0", max_attempts=3, queue="idc-gpu"):
+def _claim(sessions, job_id, worker="w1", step="shard 0", max_attempts=3, queue=None):
     return leases.claim(
-        sessions, job_id, step, TASK_SHARD, [job_id, 0], queue, worker, STALE_S, max_attempts
+        sessions,
+        job_id,
+        step,
+        TASK_SHARD,
+        [job_id, 0],
+        queue or QUEUE,
+        worker,
+        STALE_S,
+        max_attempts,
     )
 
 
@@ -132,13 +141,14 @@ def test_the_sweep_resends_a_stale_lease_once_and_the_next_claim_takes_it(sessio
     assert isinstance(lost, leases.Lease) and isinstance(live, leases.Lease)
     _age(sessions, job_id, STALE_S + 1)
     sender = Sender()
-    assert leases.sweep(sessions, sender, STALE_S) == [(job_id, "shard 0")]
+    # A worker of another queue (another broker, maybe) leaves it to the workers of its own.
+    assert leases.sweep(sessions, sender, STALE_S, "idc-cpu") == []
+    assert leases.sweep(sessions, sender, STALE_S, QUEUE) == [(job_id, "shard 0")]
     assert sender.sent == [(TASK_SHARD, [job_id, 0])]
-    # Back to the queue the lost run had taken it from, whatever queue the sweeper reads.
-    assert sender.queues == ["idc-gpu"]
+    assert sender.queues == [QUEUE]
     handed = _lease(sessions, job_id)
     assert handed.token is None and handed.worker is None and handed.attempts == 1
-    assert leases.sweep(sessions, sender, STALE_S) == []  # handed over: not re-sent again
+    assert leases.sweep(sessions, sender, STALE_S, QUEUE) == []  # handed over: not re-sent again
     assert len(sender.sent) == 1
 
     taken = _claim(sessions, job_id, "w2")  # the re-sent task claims it at once
@@ -155,10 +165,10 @@ def test_a_failed_send_leaves_the_lease_stale_for_the_next_sweep(sessions, job_i
             raise ConnectionError("broker down")
 
     with pytest.raises(ConnectionError):
-        leases.sweep(sessions, Down(), STALE_S)
+        leases.sweep(sessions, Down(), STALE_S, QUEUE)
     assert _lease(sessions, job_id).token is not None
     sender = Sender()
-    assert leases.sweep(sessions, sender, STALE_S) == [(job_id, "shard 0")]
+    assert leases.sweep(sessions, sender, STALE_S, QUEUE) == [(job_id, "shard 0")]
     assert len(sender.sent) == 1
 
 
@@ -171,7 +181,7 @@ def test_concurrent_sweepers_resend_each_lost_step_exactly_once(sessions, job_id
 
     def run(sender: Sender) -> None:
         barrier.wait()
-        leases.sweep(sessions, sender, STALE_S)
+        leases.sweep(sessions, sender, STALE_S, QUEUE)
 
     threads = [threading.Thread(target=run, args=(s,)) for s in senders]
     for thread in threads:
@@ -188,7 +198,7 @@ def test_the_sweep_drops_stale_leases_of_finished_jobs(sessions, job_id):
     with session_scope(sessions) as session:
         session.execute(update(Job).where(Job.id == job_id).values(status=JobStatus.cancelled))
     sender = Sender()
-    assert leases.sweep(sessions, sender, STALE_S) == []
+    assert leases.sweep(sessions, sender, STALE_S, QUEUE) == []
     assert sender.sent == [] and _lease(sessions, job_id) is None
 
 
@@ -204,7 +214,7 @@ def test_the_run_keeper_renews_and_flags_a_run_whose_lease_was_taken(sessions, j
 
         # A sweeper whose clock reads a stale heartbeat hands the lease over while the run works.
         later = utcnow() + timedelta(seconds=STALE_S + 1)
-        assert (job_id, "shard 0") in leases.sweep(sessions, Sender(), STALE_S, now=later)
+        assert (job_id, "shard 0") in leases.sweep(sessions, Sender(), STALE_S, QUEUE, now=later)
         deadline = time.monotonic() + 5
         while not keeper.lost.is_set() and time.monotonic() < deadline:
             time.sleep(0.05)
