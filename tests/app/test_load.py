@@ -36,7 +36,11 @@ def _seed_job(settings, owner: str) -> str:
 
 async def _poll_concurrently(url: str, headers: dict[str, str]) -> Counter:
     outcomes: Counter = Counter()
-    limits = httpx.Limits(max_connections=CONCURRENT, max_keepalive_connections=CONCURRENT)
+    # A new connection per request: a kept-alive connection that idles past uvicorn's 5-s keep-alive
+    # while the rest of a round finishes can be closed by the server just as the next round sends on
+    # it (the HTTP/1.1 keep-alive race, a ReadError in CI on a loaded machine), which says nothing
+    # about whether the API answers.
+    limits = httpx.Limits(max_connections=CONCURRENT, max_keepalive_connections=0)
     async with httpx.AsyncClient(timeout=CLIENT_TIMEOUT_S, limits=limits) as client:
 
         async def one() -> None:
