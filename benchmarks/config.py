@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from benchmarks.console import BenchmarkError
 from idc_core.api import DEFAULT_CONVENTION, PRESETS, PatchSettings, TrainRecipe, resolve_device
@@ -54,6 +55,9 @@ class BenchmarkConfig(BaseModel):
     )
     upsampler_blocks: int = Field(ge=1, description="residual blocks of that up-sampler")
     upsampler_iterations: int = Field(ge=1, description="its training steps, teacher's pairs")
+    idc_features: Literal["teacher", "upsampler"] = Field(
+        "teacher", description="the network whose features the IDC rows match (stage 1)"
+    )
     idc_preset: str
     idc_overrides: dict
     selection_seed: int
@@ -62,6 +66,12 @@ class BenchmarkConfig(BaseModel):
         DEFAULT_CONVENTION,
         description="metric convention of the scores in the table (students record basicsr's too)",
     )
+
+    @model_validator(mode="after")
+    def _features_need_an_upsampler(self) -> Self:
+        if self.idc_features == "upsampler" and not self.upsampler_feat:
+            raise ValueError("--idc-features upsampler needs --upsampler-feat N (N > 0)")
+        return self
 
     def idc_presets(self) -> set[str]:
         """The IDC presets the rows use: `idc_preset`, and the ablation variants by name."""
@@ -179,6 +189,7 @@ def config_from_options(
         upsampler_feat=options["upsampler_feat"],
         upsampler_blocks=options["upsampler_blocks"],
         upsampler_iterations=options["upsampler_iterations"],
+        idc_features=options["idc_features"],
         idc_preset=options["idc_preset"],
         idc_overrides={"iterations": options["idc_iterations"]}
         if options["idc_iterations"]

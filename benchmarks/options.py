@@ -82,6 +82,13 @@ def benchmark_command(
             ] = 0,
             upsampler_blocks: Annotated[int, typer.Option(min=1)] = 6,
             upsampler_iterations: Annotated[int, typer.Option(min=1)] = 2000,
+            idc_features: Annotated[
+                str,
+                typer.Option(
+                    help="teacher: IDC rows match the teacher's features; upsampler: the larger "
+                    "up-sampler's (needs --upsampler-feat), a stronger feature extractor",
+                ),
+            ] = "teacher",
             selection_seed: Annotated[int, typer.Option(help="seed of the condensation jobs")] = 0,
             device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
             figure: Annotated[

@@ -96,7 +96,12 @@ def run_benchmark(config: BenchmarkConfig) -> BenchmarkRun:
             continue
         folder = config.out / "datasets" / row
         job = row_job(row, instances, config)
-        build_dataset(row, folder, job, paths, instances, teacher, config.teacher, upsampler)
+        if job is not None and job.method == "idc" and config.idc_features == "upsampler":
+            # the up-sampler is the feature extractor of the matching and makes the HR
+            features, features_path = upsampler, config.out / "upsampler.safetensors"
+        else:
+            features, features_path = teacher, config.teacher
+        build_dataset(row, folder, job, paths, instances, features, features_path, upsampler)
     results = train_students(config)
     return BenchmarkRun(results, len(paths), whole, row_pairs)
 

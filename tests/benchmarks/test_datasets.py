@@ -48,7 +48,8 @@ def _config(tmp_path, rows: str):
         val_folder=tmp_path, images=None, patch_size=32, step=32, scale=4, ratio=0.1,
         arch="edsr-tiny", teacher=None, teacher_iterations=None, student_iterations=10,
         batch_size=4, learning_rate=1e-3, val_every=0, upsampler_feat=0, upsampler_blocks=1,
-        upsampler_iterations=1, idc_preset="tiny", idc_iterations=0, selection_seed=3,
+        upsampler_iterations=1, idc_features="teacher", idc_preset="tiny", idc_iterations=0,
+        selection_seed=3,
         device="cpu",
     )  # fmt: skip
     return config_from_options(options, ROW_LABELS, False, True)

@@ -162,3 +162,26 @@ def test_a_larger_upsampler_makes_the_hr_of_teacher_hr_rows(t91_dir, tiny_test_f
     assert by_teacher.names == by_upsampler.names
     assert np.array_equal(by_teacher.lr, by_upsampler.lr)
     assert not np.array_equal(by_teacher.hr, by_upsampler.hr)
+
+
+def test_idc_can_match_the_features_of_the_larger_upsampler(t91_dir, tiny_test_folder, tmp_path):
+    """--idc-features upsampler: the IDC row's matching uses the up-sampler (its manifest's
+    teacher is upsampler.safetensors); the -T rows are not affected; without an up-sampler the
+    command refuses before it trains anything."""
+    runner = CliRunner()
+    options = tiny_options(tmp_path / "u", t91_dir, tiny_test_folder) + ["--seeds", "1"]
+    options += ["--rows", "random-t,idc", "--upsampler-feat", "8", "--upsampler-blocks", "1"]
+    options += ["--upsampler-iterations", "3", "--idc-features", "upsampler"]
+    run = runner.invoke(app, options)
+    assert run.exit_code == 0, run.output
+    datasets = tmp_path / "u" / "datasets"
+    idc_teacher = json.loads((datasets / "idc" / "manifest.json").read_text())["teacher"]
+    random_t_teacher = json.loads((datasets / "random-t" / "manifest.json").read_text())["teacher"]
+    assert idc_teacher["checkpoint"] == str(tmp_path / "u" / "upsampler.safetensors")
+    assert random_t_teacher["checkpoint"] == str(tmp_path / "u" / "teacher.safetensors")
+    assert idc_teacher["weights_sha256"] != random_t_teacher["weights_sha256"]
+
+    refused_options = tiny_options(tmp_path / "r", t91_dir, tiny_test_folder)
+    refused = runner.invoke(app, refused_options + ["--rows", "idc", "--idc-features", "upsampler"])
+    assert refused.exit_code != 0 and "needs --upsampler-feat" in refused.output
+    assert not (tmp_path / "r" / "teacher.safetensors").exists()
