@@ -105,17 +105,22 @@ def serve(
 
 
 def _run_api(settings) -> None:
-    """Serve app.main's application with uvicorn (trusting proxy headers) until stopped."""
+    """Serve app.main's application with uvicorn (trusting proxy headers) until stopped: in
+    `IDC_API_WORKERS` processes, which then count their metrics in one shared folder."""
     import uvicorn
 
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=settings.api_host,
-        port=settings.api_port,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-    )
+    from app.metrics import multiprocess_metrics
+
+    with multiprocess_metrics(settings.api_workers):
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=settings.api_host,
+            port=settings.api_port,
+            log_level=settings.log_level.lower(),
+            proxy_headers=True,
+            workers=settings.api_workers,
+        )
 
 
 def _worker_argv(concurrency: int | None, settings) -> list[str]:

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     queue: str = Field("idc", description="Celery queue the API sends to and workers read")
     api_host: str = Field("127.0.0.1", description="address `idc-service serve` binds")
     api_port: int = Field(8000, description="port `idc-service serve` binds")
+    api_workers: int = Field(
+        1, ge=1, le=64, description="API processes `idc-service serve` runs (uvicorn workers)"
+    )
     public_base_url: str = Field(
         "", description="base URL clients reach the API at; empty = http://api_host:api_port"
     )

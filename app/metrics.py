@@ -3,11 +3,15 @@ at scrape time, the number of jobs in each status, the live workers and the queu
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 from celery import Celery
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -34,6 +38,37 @@ DATASET_UPLOADS = Counter(
     "idc_dataset_uploads", "dataset archives received", ["outcome"], registry=REGISTRY
 )
 JOBS_SUBMITTED = Counter("idc_jobs_submitted", "jobs accepted", ["method"], registry=REGISTRY)
+
+
+MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+"""prometheus_client's variable: when set before it is imported, every process writes its counts
+to files in that folder, which `/metrics` then sums."""
+
+
+@contextmanager
+def multiprocess_metrics(processes: int) -> Iterator[None]:
+    """With several API processes, a fresh shared folder for their counts while the block runs
+    (the processes inherit the variable); with one, nothing to do."""
+    if processes <= 1:
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="idc-metrics-")
+    os.environ[MULTIPROCESS_DIR] = folder
+    try:
+        yield
+    finally:
+        del os.environ[MULTIPROCESS_DIR]
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def request_metrics() -> bytes:
+    """The request, upload and job counters in Prometheus text: this process's, or every API
+    process's summed when they share a folder (`multiprocess_metrics`)."""
+    if MULTIPROCESS_DIR not in os.environ:
+        return generate_latest(REGISTRY)
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return generate_latest(registry)
 
 
 class JobStatusCollector(Collector):

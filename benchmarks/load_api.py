@@ -11,6 +11,7 @@ The client is a minimal HTTP/1.1 keep-alive client on asyncio streams, so that i
 machine far less than the API it measures.
 
     python benchmarks/load_api.py [--pollers 200] [--seconds 60] [--connections 50 200 1000]
+                                  [--api-workers 1]
 """
 
 from __future__ import annotations
@@ -180,6 +181,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60, help="open-loop duration")
     parser.add_argument("--connections", type=int, nargs="*", default=[50, 200, 1000])
     parser.add_argument("--closed-seconds", type=float, default=10.0)
+    parser.add_argument("--api-workers", type=int, default=1, help="IDC_API_WORKERS of the API")
     parser.add_argument("--pg-admin-url", default=DEFAULT_PG_ADMIN_URL)
     args = parser.parse_args()
     if not (1 <= args.pollers <= 2000 and 1 <= args.seconds <= 600):
@@ -187,12 +189,19 @@ def main() -> None:
     if any(not 1 <= c <= 5000 for c in args.connections) or not 0 < args.closed_seconds <= 120:
         parser.error("connections must be 1..5000 and closed-seconds at most 120")
     raise_open_file_limit()
-    with running_service(args.pg_admin_url) as service:
+    if not 1 <= args.api_workers <= 64:
+        parser.error("api-workers must be 1..64")
+    env = {"IDC_API_WORKERS": str(args.api_workers)}
+    with running_service(args.pg_admin_url, env) as service:
         split = urlsplit(service.url)
         host, port = split.hostname, split.port
         jobs = _seed_jobs(service.database_url, args.pollers)
         paths = [f"/jobs/{job_id}" for job_id in jobs]
-        print(f"API {service.url} (uvicorn, Postgres), {len(jobs)} jobs", flush=True)
+        print(
+            f"API {service.url} (uvicorn, {args.api_workers} process(es), Postgres), "
+            f"{len(jobs)} jobs",
+            flush=True,
+        )
         cpu = cpu_seconds(service.pid)
         tally = asyncio.run(open_loop(host, port, service.key, paths, args.seconds))
         cpu = cpu_seconds(service.pid) - cpu

@@ -6,6 +6,7 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,15 +65,14 @@ def local_settings(tmp_path) -> Settings:
 class ApiServer:
     url: str
     log_path: Path
+    pid: int
 
 
-@pytest.fixture(scope="module")
-def api_server(api_settings: Settings, tmp_path_factory) -> Iterator[ApiServer]:
-    """The API as deployed: `idc-service serve` (uvicorn) in its own process, on the stack's
-    Postgres and S3 server, with the idle queue of `api_settings`."""
-    folder = tmp_path_factory.mktemp("api-server")
+@contextmanager
+def serving(settings: Settings, folder: Path) -> Iterator[ApiServer]:
+    """`idc-service serve` (uvicorn) of `settings` in its own process until the block ends."""
     port = free_port_block(1)
-    env = subprocess_env(settings_env(api_settings) | {"PYTHONUNBUFFERED": "1"})
+    env = subprocess_env(settings_env(settings) | {"PYTHONUNBUFFERED": "1"})
     log_path = folder / "api.log"
     log = open(log_path, "wb")  # noqa: SIM115 - lives as long as the server
     process = subprocess.Popen(
@@ -95,7 +95,15 @@ def api_server(api_settings: Settings, tmp_path_factory) -> Iterator[ApiServer]:
 
     try:
         wait_for(ready, 60, "the API server")
-        yield ApiServer(url, log_path)
+        yield ApiServer(url, log_path, process.pid)
     finally:
         stop_process(process)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def api_server(api_settings: Settings, tmp_path_factory) -> Iterator[ApiServer]:
+    """The API as deployed: `idc-service serve` (uvicorn) in its own process, on the stack's
+    Postgres and S3 server, with the idle queue of `api_settings`."""
+    with serving(api_settings, tmp_path_factory.mktemp("api-server")) as server:
+        yield server

@@ -9,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from app.liveness import live_workers, queue_depth
-from app.metrics import REGISTRY
+from app.metrics import request_metrics
 from app.schemas import HealthOut, ReadyOut
 
 router = APIRouter(tags=["health"])
@@ -79,5 +79,5 @@ async def readyz(request: Request) -> Response:
 @router.get("/metrics", response_class=Response)
 def metrics(request: Request) -> Response:
     """Prometheus text format: HTTP, upload and job metrics."""
-    payload = generate_latest(REGISTRY) + generate_latest(request.app.state.metrics_registry)
+    payload = request_metrics() + generate_latest(request.app.state.metrics_registry)
     return Response(payload, media_type=CONTENT_TYPE_LATEST)
