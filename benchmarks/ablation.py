@@ -8,8 +8,8 @@ from full IDC. Here: 29 evenly spaced images of T91 + BSD200 (a tenth of the 291
 full IDC (the --idc-preset, `cpu` by default) and the presets v1..v7 (the same sizes with parts
 switched off, see idc_core.method.settings), the same student as benchmarks.paper_tables,
 several seeds. `table.md` gives mean ± sd over seeds and each row's PSNR difference from IDC;
-`validation.png` the validation curves. Add `random`, `random-t` (and `whole`, the subset's every
-pair) to --rows for the references.
+`validation.png` the validation curves when asked for (`--val-every N`). Add `random`,
+`random-t` (and `whole`, the subset's every pair) to --rows for the references.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ DEFAULTS = CommandDefaults(
     rows_help="comma-separated rows: idc, v1..v7, random, whole, selections + '-t', idc[...]",
     teacher_iterations=1500,
     teacher_help="teacher steps on all training images (ignored with --teacher)",
+    val_every=0,  # Table 2 has no curves, and validating costs each student time
 )
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)

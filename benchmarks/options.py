@@ -20,6 +20,7 @@ class CommandDefaults:
     rows_help: str
     teacher_iterations: int | None
     teacher_help: str
+    val_every: int
 
 
 def benchmark_command(
@@ -65,7 +66,10 @@ def benchmark_command(
             student_iterations: Annotated[int, typer.Option(min=1)] = 2000,
             batch_size: Annotated[int, typer.Option(min=1)] = 16,
             learning_rate: Annotated[float, typer.Option(min=0)] = 1.5e-3,
-            val_every: Annotated[int, typer.Option(min=0, help="validate every N steps")] = 300,
+            val_every: Annotated[
+                int,
+                typer.Option(min=0, help="validate every N steps (0: no validation curves)"),
+            ] = defaults.val_every,
             idc_preset: Annotated[str, typer.Option(help="settings preset of the IDC row")] = (
                 "cpu"
             ),

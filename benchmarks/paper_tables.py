@@ -52,6 +52,7 @@ DEFAULTS = CommandDefaults(
     teacher_iterations=None,
     teacher_help="teacher steps (default: the students'; the teacher is then the Whole row's "
     "seed-0 student, trained once)",
+    val_every=300,  # the validation curves of Figure 3 (right)
 )
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)

@@ -96,8 +96,8 @@ def write_report(
     reference: str | None = None,
     convention: str = "basicsr",
 ) -> str:
-    """Write `table.md` (with the Whole-vs-Random check when both rows exist) and
-    `validation.png`; returns the table text."""
+    """Write `table.md` (with the Whole-vs-Random check when both rows exist) and, when every
+    student recorded a validation curve, `validation.png`; returns the table text."""
     table = markdown_table(results, test_names, title, convention)
     if reference in results:
         table += "\n" + difference_table(results, test_names, reference)
@@ -106,7 +106,8 @@ def write_report(
         table += "\nCan this protocol tell Whole from Random?\n\n"
         table += "".join(f"- {line}\n" for line in check)
     (out / "table.md").write_text(table)
-    plot_validation(results, out / "validation.png", val_name)
+    if all(record["validation"] for records in results.values() for record in records):
+        plot_validation(results, out / "validation.png", val_name)
     return table
 
 

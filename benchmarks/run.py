@@ -113,14 +113,16 @@ def report_run(
     reference: str | None = None,
     figure: bool = True,
 ) -> None:
-    """Write and print `table.md` and `validation.png`, and Figure 4 of the first two images."""
+    """Write and print `table.md` (and `validation.png` when the students validated), and Figure 4
+    of the first two images."""
     names = [folder.name for folder in config.test_folders]
     out = config.out
     table = write_report(
         out, run.results, names, title, config.val_folder.name, reference, config.convention
     )
     log(table)
-    log(f"wrote {out / 'table.md'} and {out / 'validation.png'}")
+    plot = out / "validation.png"
+    log(f"wrote {out / 'table.md'}" + (f" and {plot}" if plot.exists() else ""))
     if figure:
         paths = image_paths(config.train_folders, config.images)[:2]
         write_figure4(

@@ -33,3 +33,16 @@ def test_ablation_writes_the_variants_and_their_difference_from_idc(
         assert manifest["settings"]["iterations"] == 6
     idc = json.loads((out / "datasets" / "idc" / "manifest.json").read_text())
     assert idc["settings"]["use_pair"] is True
+
+
+def test_without_validation_there_is_no_curve_to_plot(train_photos_dir, tiny_test_folder, tmp_path):
+    """`--val-every 0` (the ablation's default): students record no curve, and the table is
+    written without a validation.png."""
+    out = tmp_path / "no-curves"
+    options = tiny_options(out, train_photos_dir, tiny_test_folder)
+    options[options.index("--val-every") + 1] = "0"
+    result = CliRunner().invoke(app, options + ["--rows", "random", "--seeds", "1"])
+    assert result.exit_code == 0, result.output
+    assert "| Random |" in (out / "table.md").read_text()
+    assert not (out / "validation.png").exists()
+    assert json.loads((out / "students" / "random" / "seed0.json").read_text())["validation"] == []
