@@ -32,7 +32,7 @@ DEFAULTS = CommandDefaults(
     rows_help="comma-separated rows: idc, v1..v7, random, whole, selections + '-t', idc[...]",
     teacher_iterations=1500,
     teacher_help="teacher steps on all training images (ignored with --teacher)",
-    val_every=0,  # Table 2 has no curves, and validating costs each student time
+    val_every=0,  # validate once, at the end: Table 2 has no curves, and each costs time
 )
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)

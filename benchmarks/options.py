@@ -68,7 +68,9 @@ def benchmark_command(
             learning_rate: Annotated[float, typer.Option(min=0)] = 1.5e-3,
             val_every: Annotated[
                 int,
-                typer.Option(min=0, help="validate every N steps (0: no validation curves)"),
+                typer.Option(
+                    min=0, help="validate every N steps (0: only after the last, no curves)"
+                ),
             ] = defaults.val_every,
             idc_preset: Annotated[str, typer.Option(help="settings preset of the IDC row")] = (
                 "cpu"

@@ -97,7 +97,8 @@ def write_report(
     convention: str = "basicsr",
 ) -> str:
     """Write `table.md` (with the Whole-vs-Random check when both rows exist) and, when every
-    student recorded a validation curve, `validation.png`; returns the table text."""
+    student recorded a validation curve (not only the final point), `validation.png`; returns the
+    table text."""
     table = markdown_table(results, test_names, title, convention)
     if reference in results:
         table += "\n" + difference_table(results, test_names, reference)
@@ -106,7 +107,7 @@ def write_report(
         table += "\nCan this protocol tell Whole from Random?\n\n"
         table += "".join(f"- {line}\n" for line in check)
     (out / "table.md").write_text(table)
-    if all(record["validation"] for records in results.values() for record in records):
+    if all(len(record["validation"]) > 1 for records in results.values() for record in records):
         plot_validation(results, out / "validation.png", val_name)
     return table
 

@@ -36,8 +36,8 @@ def test_ablation_writes_the_variants_and_their_difference_from_idc(
 
 
 def test_without_validation_there_is_no_curve_to_plot(train_photos_dir, tiny_test_folder, tmp_path):
-    """`--val-every 0` (the ablation's default): students record no curve, and the table is
-    written without a validation.png."""
+    """`--val-every 0` (the ablation's default): students validate once, after the last step, and
+    the table is written without a validation.png."""
     out = tmp_path / "no-curves"
     options = tiny_options(out, train_photos_dir, tiny_test_folder)
     options[options.index("--val-every") + 1] = "0"
@@ -45,4 +45,5 @@ def test_without_validation_there_is_no_curve_to_plot(train_photos_dir, tiny_tes
     assert result.exit_code == 0, result.output
     assert "| Random |" in (out / "table.md").read_text()
     assert not (out / "validation.png").exists()
-    assert json.loads((out / "students" / "random" / "seed0.json").read_text())["validation"] == []
+    record = json.loads((out / "students" / "random" / "seed0.json").read_text())
+    assert [point["iteration"] for point in record["validation"]] == [12]
