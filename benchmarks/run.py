@@ -29,7 +29,7 @@ from benchmarks.datasets import (
 )
 from benchmarks.figure4 import write_figure4
 from benchmarks.report import write_report
-from benchmarks.students import get_teacher, get_upsampler, train_students
+from benchmarks.students import get_teacher, get_upsampler, train_students, upsampler_path
 from idc_core.api import (
     Instance,
     PairedArrays,
@@ -98,7 +98,7 @@ def run_benchmark(config: BenchmarkConfig) -> BenchmarkRun:
         job = row_job(row, instances, config)
         if job is not None and job.method == "idc" and config.idc_features == "upsampler":
             # the up-sampler is the feature extractor of the matching and makes the HR
-            features, features_path = upsampler, config.out / "upsampler.safetensors"
+            features, features_path = upsampler, upsampler_path(config)
         else:
             features, features_path = teacher, config.teacher
         build_dataset(row, folder, job, paths, instances, features, features_path, upsampler)

@@ -57,11 +57,15 @@ def get_teacher(config: BenchmarkConfig, make_pairs: Callable[[], PairedArrays])
     return teacher
 
 
+def upsampler_path(config: BenchmarkConfig) -> Path:
+    return config.out / "upsampler.safetensors"
+
+
 def get_upsampler(config: BenchmarkConfig, make_pairs: Callable[[], PairedArrays]) -> SRModel:
     """The larger stage-2 up-sampler (the paper up-samples with MambaIRv2, a stronger model than
     its feature extractor): `arch` with `upsampler_feat` channels and `upsampler_blocks` blocks,
     trained on the teacher's pairs with the teacher's recipe; cached as upsampler.safetensors."""
-    path = config.out / "upsampler.safetensors"
+    path = upsampler_path(config)
     if path.exists():
         log(f"  upsampler: loading {path}")
         return load_model(path, device=config.device)
