@@ -19,7 +19,13 @@ from app.api.errors import validation_failed
 from app.api.openapi import install_openapi
 from app.api.routes import datasets, downloads, health, jobs, teachers
 from app.config import Settings, get_settings
-from app.db import DatabaseBusy, SessionGate, make_engine, make_sessionmaker
+from app.db import (
+    DatabaseBusy,
+    SessionGate,
+    make_engine,
+    make_read_sessionmaker,
+    make_sessionmaker,
+)
 from app.limits import BodySizeLimit
 from app.metrics import JobStatusCollector, LivenessCollector, MetricsMiddleware
 from app.queue import create_celery
@@ -65,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.read_sessionmaker = make_read_sessionmaker(engine)
     app.state.session_gate = session_gate
     app.state.storage = make_storage(settings)
     app.state.decode_budget = Budget(settings.image_max_pixels)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -43,17 +44,35 @@ def create_api_key(session: Session, owner: str, name: str = "") -> NewKey:
     return NewKey(id=row.id, owner=owner, key=key)
 
 
-def authenticate(session: Session, key: str) -> str | None:
-    """The owner of `key`, or None when the key is unknown, malformed or revoked."""
+def key_lookup(key: str) -> tuple[str, str] | None:
+    """(prefix, SHA-256) of a key of our form, which find and check its row; None otherwise."""
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         return None
-    row = session.scalar(select(ApiKey).where(ApiKey.prefix == parts[1]))
+    return parts[1], hash_key(key)
+
+
+def owner_if_valid(row: Any, key_hash: str) -> str | None:
+    """The owner of a key row (`owner`, `key_hash`, `revoked_at`) found by the key's prefix, or
+    None when there is no row, it is revoked or the hashes differ."""
     if row is None or row.revoked_at is not None:
         return None
-    if not secrets.compare_digest(row.key_hash, hash_key(key)):
+    if not secrets.compare_digest(row.key_hash, key_hash):
         return None
     return row.owner
+
+
+KEY_COLUMNS = (ApiKey.owner, ApiKey.key_hash, ApiKey.revoked_at)
+
+
+def authenticate(session: Session, key: str) -> str | None:
+    """The owner of `key`, or None when the key is unknown, malformed or revoked."""
+    lookup = key_lookup(key)
+    if lookup is None:
+        return None
+    prefix, key_hash = lookup
+    row = session.execute(select(*KEY_COLUMNS).where(ApiKey.prefix == prefix)).first()
+    return owner_if_valid(row, key_hash)
 
 
 def revoke_api_key(session: Session, key_id_or_prefix: str) -> bool:

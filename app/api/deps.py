@@ -80,22 +80,32 @@ StorageDep = Annotated[Storage, Depends(get_storage)]
 QueueDep = Annotated[Celery, Depends(get_queue)]
 
 
-def get_current_owner(
-    request: Request,
-    session: SessionDep,
+async def request_key(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> str:
+) -> str | None:
+    """The bearer key of the request, if any (async: no thread hop)."""
+    return credentials.credentials if credentials else None
+
+
+BearerKey = Annotated[str | None, Depends(request_key)]
+
+
+def unauthorized() -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        detail="a valid API key is needed: 'Authorization: Bearer <key>'",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def get_current_owner(request: Request, session: SessionDep, key: BearerKey) -> str:
     """The owner of the request's API key; 401 when it is missing, unknown or revoked. A request
     with a body had its key checked before the body was read (app.api.early_auth)."""
     owner = getattr(request.state, OWNER_STATE, None)
-    if owner is None and credentials:
-        owner = authenticate(session, credentials.credentials)
+    if owner is None and key:
+        owner = authenticate(session, key)
     if owner is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="a valid API key is needed: 'Authorization: Bearer <key>'",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        raise unauthorized()
     return owner
 
 
@@ -107,12 +117,18 @@ def not_found(kind: str, item_id: str) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, detail=f"{kind} {item_id} not found")
 
 
+def valid_row_id(row_id: str) -> bool:
+    """False for an id that no row can have, not to be sent to the database (Postgres refuses
+    NUL in text); such an id is answered with the 404 of `not_found` (named by its first 36)."""
+    return len(row_id) <= 36 and "\x00" not in row_id
+
+
 OwnedRow = TypeVar("OwnedRow")
 
 
 def get_owned(session: Session, model: type[OwnedRow], owner: str, row_id: str) -> OwnedRow:
     """The row of `model` with this id if `owner` owns it; otherwise the 404 of `not_found`."""
-    if len(row_id) > 36 or "\x00" in row_id:  # no id looks so; Postgres refuses NUL in text
+    if not valid_row_id(row_id):
         raise not_found(model.__name__.lower(), row_id[:36])
     row = session.get(model, row_id)
     if row is None or getattr(row, "owner", None) != owner:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 
-import anyio
 from sqlalchemy.exc import OperationalError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -51,12 +50,9 @@ class KeyBeforeBody:
 
 
 async def _owner_of(app, key: str) -> str | None:
-    def lookup() -> str | None:
-        with app.state.sessionmaker() as session:
-            return authenticate(session, key)
-
-    async with app.state.session_gate.slot():
-        return await anyio.to_thread.run_sync(lookup)
+    return await app.state.session_gate.run(
+        app.state.read_sessionmaker, lambda session: authenticate(session, key)
+    )
 
 
 async def _answer(send: Send, status: int, detail: str, headers: dict[bytes, bytes]) -> None:
