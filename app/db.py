@@ -1,12 +1,14 @@
 """Database engine and sessions, shared by the API and the workers.
 
 SQLite (embedded mode) is opened in WAL mode with a busy timeout, so that the API and one worker
-process can write to the same file; Postgres connections are checked before use.
+process can write to the same file; a pooled Postgres connection is checked before use when it
+has been idle.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -14,6 +16,7 @@ from typing import TypeVar
 
 import anyio
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -46,7 +49,37 @@ def make_engine(
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, **pool)
+    engine = create_engine(url, **pool)
+    _ping_when_idle(engine)
+    return engine
+
+
+# A pooled connection idle for longer than this is checked with a round trip before use.
+PING_IDLE_S = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check a pooled connection before use when it has been idle for PING_IDLE_S or longer, so
+    that one the database dropped (a restart, an idle timeout) is replaced, not handed to a
+    request. `pool_pre_ping` does the same on every checkout: a round trip per request of a busy
+    API, which is what a connection used a moment ago does not need. A disconnect found by a
+    query instead still invalidates the pool (SQLAlchemy's disconnect handling)."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection, record) -> None:
+        record.info["checked_in"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection, record, _proxy) -> None:
+        checked_in = record.info.get("checked_in")  # None: connected just now
+        if checked_in is None or time.monotonic() - checked_in < PING_IDLE_S:
+            return
+        try:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.close()
+        except Exception as error:  # the pool replaces the connection and tries again
+            raise DisconnectionError(f"dropped while idle: {error}") from error
 
 
 Result = TypeVar("Result")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -58,6 +59,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         session_gate.reset()
+        # What start-up made (modules, mappers, schemas: most of the heap) lives as long as the
+        # process: out of the collector's reach, a full collection under load pauses the event
+        # loop for 6-9 ms instead of 57-87 ms (measured with benchmarks/load_api.py).
+        gc.freeze()
         yield
         engine.dispose()
 

@@ -1,0 +1,52 @@
+"""The engine's pooled Postgres connections: one the database dropped while it sat idle in the
+pool is replaced before anything gets it; one used a moment ago is handed out without a ping, and
+a disconnect its query finds costs that one query, not the next."""
+
+from __future__ import annotations
+
+import time
+
+import psycopg
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from app import db
+from tests.conftest_service import PG_ADMIN_URL
+
+
+def _terminate(backend_pid: int) -> None:
+    """Kill a server process and wait (up to 5 s) until it has exited."""
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        assert admin.execute("SELECT pg_terminate_backend(%s, 5000)", (backend_pid,)).fetchone()
+
+
+def _backend_pid(engine) -> int:
+    with engine.connect() as connection:
+        return connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+
+
+def test_a_connection_dropped_while_idle_is_replaced(postgres_url, monkeypatch):
+    monkeypatch.setattr(db, "PING_IDLE_S", 0.2)
+    engine = db.make_engine(postgres_url, pool_size=1, max_overflow=0)
+    try:
+        first = _backend_pid(engine)
+        _terminate(first)
+        time.sleep(0.5)  # idle in the pool for longer than PING_IDLE_S
+        assert _backend_pid(engine) != first  # no error: the ping found it dead
+    finally:
+        engine.dispose()
+
+
+def test_a_connection_used_a_moment_ago_is_not_pinged(postgres_url, monkeypatch):
+    monkeypatch.setattr(db, "PING_IDLE_S", 60.0)
+    engine = db.make_engine(postgres_url, pool_size=1, max_overflow=0)
+    try:
+        first = _backend_pid(engine)
+        _terminate(first)
+        with pytest.raises(OperationalError) as raised:  # handed out unchecked: the query finds it
+            _backend_pid(engine)
+        assert raised.value.connection_invalidated
+        assert _backend_pid(engine) != first  # the pool was invalidated: a fresh connection
+    finally:
+        engine.dispose()
