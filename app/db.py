@@ -75,9 +75,9 @@ def _ping_when_idle(engine: Engine) -> None:
         if checked_in is None or time.monotonic() - checked_in < PING_IDLE_S:
             return
         try:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("SELECT 1")
-            cursor.close()
+            engine.dialect.do_ping(
+                dbapi_connection
+            )  # pool_pre_ping's own ping, outside a transaction
         except Exception as error:  # the pool replaces the connection and tries again
             raise DisconnectionError(f"dropped while idle: {error}") from error
 

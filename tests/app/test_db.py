@@ -38,6 +38,20 @@ def test_a_connection_dropped_while_idle_is_replaced(postgres_url, monkeypatch):
         engine.dispose()
 
 
+def test_a_pinged_connection_serves_autocommit_reads_and_transactions(postgres_url, monkeypatch):
+    """The ping leaves no transaction open, so a read session can switch to autocommit."""
+    monkeypatch.setattr(db, "PING_IDLE_S", 0.0)  # ping at every checkout
+    engine = db.make_engine(postgres_url, pool_size=1, max_overflow=0)
+    try:
+        for _ in range(2):
+            with db.make_read_sessionmaker(engine)() as session:
+                assert session.execute(text("SELECT 1")).scalar_one() == 1
+            with db.make_sessionmaker(engine)() as session, session.begin():
+                assert session.execute(text("SELECT 2")).scalar_one() == 2
+    finally:
+        engine.dispose()
+
+
 def test_a_connection_used_a_moment_ago_is_not_pinged(postgres_url, monkeypatch):
     monkeypatch.setattr(db, "PING_IDLE_S", 60.0)
     engine = db.make_engine(postgres_url, pool_size=1, max_overflow=0)
