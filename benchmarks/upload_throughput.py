@@ -3,7 +3,7 @@ photos scikit-image ships, flipped and lightly noised, so none compresses to not
 are alike) POSTed to /datasets of the real API (`idc-service serve`, Postgres) with httpx
 streaming the file, on local storage and on S3 (SeaweedFS `weed mini`). Printed per backend: the
 status, the wall time from the first byte sent to the answer, MB/s end to end, the API's CPU
-seconds, its RSS before and its peak RSS (VmHWM), and the load average of the machine.
+seconds (and the S3 server's, which shares the machine), its RSS before and its peak RSS (VmHWM), and the load average of the machine.
 
     python benchmarks/upload_throughput.py [--size-mb 1024] [--backend local s3]
 """
@@ -69,8 +69,8 @@ def build_zip(path: Path, size_bytes: int, seed: int = 0) -> int:
 
 
 @contextmanager
-def _s3_env() -> Iterator[dict[str, str]]:
-    """A `weed mini` S3 server for the run (the tests' own launcher), as IDC_* settings."""
+def _s3_env() -> Iterator[tuple[dict[str, str], int]]:
+    """A `weed mini` S3 server for the run (the tests' own launcher): IDC_* settings, its pid."""
     from tests.conftest_service import WeedServer
 
     with tempfile.TemporaryDirectory() as folder:
@@ -78,32 +78,38 @@ def _s3_env() -> Iterator[dict[str, str]]:
         try:
             weed.start()
             server = weed.server
-            yield {
-                "IDC_STORAGE_BACKEND": "s3",
-                "IDC_S3_ENDPOINT_URL": server.endpoint,
-                "IDC_S3_BUCKET": server.bucket,
-                "IDC_S3_ACCESS_KEY_ID": server.access_key,
-                "IDC_S3_SECRET_ACCESS_KEY": server.secret_key,
-            }
+            assert weed.process is not None
+            yield (
+                {
+                    "IDC_STORAGE_BACKEND": "s3",
+                    "IDC_S3_ENDPOINT_URL": server.endpoint,
+                    "IDC_S3_BUCKET": server.bucket,
+                    "IDC_S3_ACCESS_KEY_ID": server.access_key,
+                    "IDC_S3_SECRET_ACCESS_KEY": server.secret_key,
+                },
+                weed.process.pid,
+            )
         finally:
             weed.stop()
 
 
 @contextmanager
-def _backend_env(backend: str) -> Iterator[dict[str, str]]:
+def _backend_env(backend: str) -> Iterator[tuple[dict[str, str], int | None]]:
+    """The backend's IDC_* settings and the pid of its storage server (None: local files)."""
     if backend == "s3":
-        with _s3_env() as env:
-            yield env
+        with _s3_env() as env_and_pid:
+            yield env_and_pid
     else:
-        yield {"IDC_STORAGE_BACKEND": "local"}
+        yield {"IDC_STORAGE_BACKEND": "local"}, None
 
 
 def upload_once(archive: Path, images: int, backend: str, pg_admin_url: str) -> None:
     size = archive.stat().st_size
-    with _backend_env(backend) as env, running_service(pg_admin_url, env) as service:
+    with _backend_env(backend) as (env, server_pid), running_service(pg_admin_url, env) as service:
         headers = {"Authorization": f"Bearer {service.key}"}
         before_kb = memory_kb(service.pid, "VmRSS")
         cpu_before = cpu_seconds(service.pid)
+        server_cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
         load_before = os.getloadavg()[0]
         with open(archive, "rb") as stream:
             files = {"archive": (archive.name, stream, "application/zip")}
@@ -113,13 +119,16 @@ def upload_once(archive: Path, images: int, backend: str, pg_admin_url: str) -> 
             )
             elapsed = time.perf_counter() - start
         cpu = cpu_seconds(service.pid) - cpu_before
+        server_cpu = cpu_seconds(server_pid) - server_cpu_before if server_pid else None
         peak_kb = memory_kb(service.pid, "VmHWM")
         detail = "" if response.status_code == 201 else f" {response.text[:300]}"
         stored = response.json().get("image_count") if response.status_code == 201 else None
         print(
             f"{backend:5s}: status {response.status_code}{detail}, {stored} of {images} images, "
             f"{size / 1e6:.0f} MB in {elapsed:.1f} s = {size / 1e6 / elapsed:.0f} MB/s end to end; "
-            f"API CPU {cpu:.1f} s; API RSS before {before_kb / 1024:.0f} MB, "
+            f"API CPU {cpu:.1f} s"
+            + (f", storage server CPU {server_cpu:.1f} s" if server_cpu is not None else "")
+            + f"; API RSS before {before_kb / 1024:.0f} MB, "
             f"peak {peak_kb / 1024:.0f} MB; load average {load_before:.1f} -> "
             f"{os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs)",
             flush=True,
