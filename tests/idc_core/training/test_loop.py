@@ -32,6 +32,24 @@ def test_same_seed_same_weights_other_seed_other_batches(t91_pairs):
     assert l1 != l3
 
 
+def test_weights_come_back_in_the_standard_layout(t91_pairs, tmp_path):
+    """Training runs channels-last on the CPU; what it returns (or leaves when cancelled) is in
+    the standard layout, which safetensors needs to save it, and in eval mode."""
+    from idc_core.models import save_model
+
+    for should_stop in (None, lambda: True):
+        model = small_model()
+        try:
+            train_sr_model(
+                model, t91_pairs, TrainRecipe(iterations=2, batch_size=4), should_stop=should_stop
+            )
+        except TrainingCancelled:
+            assert should_stop is not None
+        assert not model.training
+        assert all(p.is_contiguous() for p in model.parameters())
+    save_model(model, tmp_path / "model.safetensors")
+
+
 def test_training_lowers_the_loss_on_real_patches(t91_pairs):
     model = small_model()
     before = l1_on(model, t91_pairs)
