@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from app.models import Job, JobStage, JobStatus, Shard
+from app.security import revoke_api_key
 from tests.app.e2e_helpers import TINY_JOB, zip_files
 from tests.conftest_service import auth, new_api_key
 
@@ -193,3 +195,44 @@ def test_an_unreachable_broker_answers_503_and_fails_the_job(api_settings, photo
         assert "queue is unreachable" in response.json()["detail"]
         jobs = client.get("/jobs", headers=headers).json()["items"]
         assert [(j["status"], j["error"]) for j in jobs] == [("failed", "could not be queued")]
+
+
+def test_polling_checks_the_key_in_its_one_query(api_client, api_settings, owner, dataset_id):
+    """GET /jobs/{id} reads the key with the job (its own query): every key rule holds there."""
+    job_id = _submit(api_client, owner, dataset_id).json()["id"]
+    path = f"/jobs/{job_id}"
+    key = new_api_key(api_settings, "gina")
+    forged = key[:-2] + ("aa" if not key.endswith("aa") else "bb")
+    for headers in ({}, {"Authorization": "Basic abc"}, auth("idc_nothere_xyz"), auth(forged)):
+        assert api_client.get(path, headers=headers).status_code == 401, headers
+    assert api_client.get("/jobs/" + "x" * 40).status_code == 401  # the key before the id
+    assert api_client.get(path, headers=auth(key)).status_code == 404  # gina's key, frank's job
+    assert api_client.get("/jobs/" + "x" * 40, headers=auth(key)).status_code == 404
+    second = new_api_key(api_settings, "frank")  # another key of the job's owner
+    assert api_client.get(path, headers=auth(second)).status_code == 200
+    with api_client.app.state.sessionmaker() as session:
+        assert revoke_api_key(session, second.split("_")[1])
+        session.commit()
+    assert api_client.get(path, headers=auth(second)).status_code == 401
+
+
+def test_polling_sums_the_shards(api_client, owner, dataset_id):
+    job_id = _submit(api_client, owner, dataset_id).json()["id"]
+    with api_client.app.state.sessionmaker() as session:
+        job = session.get(Job, job_id)
+        job.status, job.stage, job.instances_total = JobStatus.running, JobStage.condensing, 10
+        for index, (done, partial) in enumerate([(2, 2.5), (1, 1.5)]):
+            session.add(
+                Shard(
+                    job_id=job_id,
+                    index=index,
+                    images=["a"],
+                    instances_total=5,
+                    instances_done=done,
+                    progress=partial,
+                )
+            )
+        session.commit()
+    progress = api_client.get(f"/jobs/{job_id}", headers=owner).json()["progress"]
+    assert progress["instances_done"] == 3
+    assert progress["fraction"] == 0.4  # partial instances 4.0 of 10
