@@ -74,10 +74,8 @@ def _ping_when_idle(engine: Engine) -> None:
         checked_in = record.info.get("checked_in")  # None: connected just now
         if checked_in is None or time.monotonic() - checked_in < PING_IDLE_S:
             return
-        try:
-            engine.dialect.do_ping(
-                dbapi_connection
-            )  # pool_pre_ping's own ping, outside a transaction
+        try:  # pool_pre_ping's own ping, which leaves no transaction open
+            engine.dialect.do_ping(dbapi_connection)
         except Exception as error:  # the pool replaces the connection and tries again
             raise DisconnectionError(f"dropped while idle: {error}") from error
 

@@ -3,7 +3,8 @@ photos scikit-image ships, flipped and lightly noised, so none compresses to not
 are alike) POSTed to /datasets of the real API (`idc-service serve`, Postgres) with httpx
 streaming the file, on local storage and on S3 (SeaweedFS `weed mini`). Printed per backend: the
 status, the wall time from the first byte sent to the answer, MB/s end to end, the API's CPU
-seconds (and the S3 server's, which shares the machine), its RSS before and its peak RSS (VmHWM), and the load average of the machine.
+seconds (and the S3 server's, which shares the machine), its RSS before and its peak RSS
+(VmHWM), and the load average of the machine.
 
     python benchmarks/upload_throughput.py [--size-mb 1024] [--backend local s3]
 """

@@ -80,6 +80,11 @@ def _shard_sums(job: Job) -> ShardSums:
     return int(done), float(progress)
 
 
+def _over_the_job_shards(total: Any, name: str) -> Any:
+    """`total` over the shards of the Job row of the enclosing query (a correlated subquery)."""
+    return select(total).where(Shard.job_id == Job.id).scalar_subquery().label(name)
+
+
 def _read_polled_job(
     session: Session, key: str, job_id: str
 ) -> tuple[str | None, Job | None, ShardSums]:
@@ -93,8 +98,8 @@ def _read_polled_job(
         select(
             *KEY_COLUMNS,
             Job,
-            select(_INSTANCES_DONE).where(Shard.job_id == Job.id).scalar_subquery(),
-            select(_PARTIAL_INSTANCES).where(Shard.job_id == Job.id).scalar_subquery(),
+            _over_the_job_shards(_INSTANCES_DONE, "done"),
+            _over_the_job_shards(_PARTIAL_INSTANCES, "partial"),
         )
         .select_from(ApiKey)
         .outerjoin(Job, (Job.id == job_id) & (Job.owner == ApiKey.owner))
@@ -103,7 +108,7 @@ def _read_polled_job(
     owner = owner_if_valid(row, key_hash)
     if owner is None or row is None or row.Job is None:
         return owner, None, (0, 0.0)
-    return owner, row.Job, (int(row[4]), float(row[5]))
+    return owner, row.Job, (int(row.done), float(row.partial))
 
 
 def job_view(request: Request, job: Job, sums: ShardSums | None = None) -> JobOut:
