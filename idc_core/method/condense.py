@@ -141,7 +141,7 @@ def condense_group(
             )
             for instance, seed in zip(instances, seeds, strict=True)
         ]
-        optimiser = _make_optimiser([state.syn for state in states], settings)
+        optimiser = _make_optimiser([state.params for state in states], settings)
         sizes = [state.n for state in states]
 
         started = time.perf_counter()

@@ -2,7 +2,8 @@
 
 An `InstanceState` holds the instance's cached real features (`RealSide`: K-means groups and the
 frequency bank), its local-feature map (normalisation and sampled Fourier filters), its synthetic
-LR pixels (the optimised leaf tensor), its two random generators, its assignment schedule and its
+LR pixels (`syn`: the optimised leaf `params` itself, or the start plus `params` as a coarse
+residual when `residual_grid` > 1), its two random generators, its assignment schedule and its
 current group labels and pairs. Given the teacher's feature maps of its own synthetic patches,
 it returns its weighted loss for the step. The optimisation loop (`condense.condense_group`) only
 runs the teacher once over the synthetic patches of all instances of a group and sums their
@@ -15,11 +16,13 @@ are always computed in float32 (cos and sin of large phases are meaningless in b
 
 from __future__ import annotations
 
+import math
 import time
 from contextlib import AbstractContextManager, nullcontext
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from idc_core.baselines.dcsr import texture_complexity
@@ -66,6 +69,14 @@ def _teacher_features(
             for i in range(0, len(lr), settings.feature_batch)
         ]
     return torch.cat(maps)
+
+
+def _patch_weights(instance: Instance, settings: IDCSettings, device: torch.device) -> Tensor:
+    """`real_weighting=texture`: each real LR patch's HR texture complexity, mean 1 (a flat patch
+    weighs little, an edge or texture much); a floor keeps every patch in the distribution."""
+    complexity = texture_complexity(instance.hr)
+    weights = np.maximum(complexity, 1e-3 * max(complexity.mean(), 1e-12))
+    return torch.from_numpy(weights / weights.mean()).float().to(device)
 
 
 def _init_synthetic(
@@ -242,14 +253,30 @@ class InstanceState:
         del real_maps
         self.timings["real_features_s"] = time.perf_counter() - started
 
+        # Feature patches per LR patch; each synthetic and real feature patch's LR patch.
+        per_lr = len(real_patches) // self.n_real
         started = time.perf_counter()
-        self.real = RealSide(real_patches, settings, seed, self.freq_generator)
+        self.real = RealSide(
+            real_patches,
+            settings,
+            seed,
+            self.freq_generator,
+            _patch_weights(instance, settings, device).repeat_interleave(per_lr)
+            if settings.real_weighting == "texture"
+            else None,
+        )
         self.timings["groups_and_bank_s"] = time.perf_counter() - started
 
         start, sources = _init_synthetic(instance, n, settings, self.sample_generator, pooled)
-        self.syn = start.to(device).requires_grad_()
-        # Feature patches per LR patch; each synthetic and real feature patch's LR patch.
-        per_lr = len(real_patches) // self.n_real
+        self.start = start.to(device)
+        # The optimised tensor: the pixels themselves, or a coarse residual over the start.
+        if settings.residual_grid == 1:
+            self.params = self.start.clone().requires_grad_()
+        else:
+            coarse = [math.ceil(side / settings.residual_grid) for side in start.shape[2:]]
+            self.params = torch.zeros(
+                (*start.shape[:2], *coarse), device=device, requires_grad=True
+            )
         self.real_owner = torch.arange(self.n_real, device=device).repeat_interleave(per_lr)
         self.excluded_owner = (
             torch.from_numpy(sources).to(device).repeat_interleave(per_lr)
@@ -278,6 +305,16 @@ class InstanceState:
         self.first_losses: dict[str, float] = {}
         self.last_losses: dict[str, float] = {}
 
+    @property
+    def syn(self) -> Tensor:
+        """The synthetic LR pixels in [0, 1] (differentiable in `params`)."""
+        if self.settings.residual_grid == 1:
+            return self.params
+        residual = F.interpolate(
+            self.params, size=self.start.shape[2:], mode="bilinear", align_corners=False
+        )
+        return (self.start + residual).clamp(0, 1)
+
     def step_loss(self, syn_maps: Tensor, step: int) -> Tensor:
         """This step's weighted loss, from the teacher's feature maps of `self.syn`.
 
@@ -289,7 +326,7 @@ class InstanceState:
         if step in self.schedule:
             syn_flat = syn_patches.detach().flatten(1)
             quotas = proportional_quotas(
-                self.real.group_sizes, round(self.schedule[step] * len(syn_flat))
+                self.real.group_mass, round(self.schedule[step] * len(syn_flat))
             )
             self.syn_labels = assign_with_quotas(syn_flat, self.real.centroids, quotas)
             self.paired_at = -settings.pair_refresh_every
@@ -320,10 +357,12 @@ class InstanceState:
         return self.total
 
     def after_update(self) -> dict[str, float]:
-        """Keep the pixels in [0, 1] after the optimiser step; the step's losses as floats."""
+        """Keep free pixels in [0, 1] after the optimiser step (a residual's sum is clamped in
+        `syn`); the step's losses as floats."""
         names = [*self.losses, "total"]
         with torch.no_grad():
-            self.syn.clamp_(0, 1)
+            if self.settings.residual_grid == 1:
+                self.params.clamp_(0, 1)
             values = torch.stack([*self.losses.values(), self.total]).tolist()  # one sync
         self.last_losses = dict(zip(names, values, strict=True))
         if not self.first_losses:

@@ -38,11 +38,13 @@ class _SegmentCharacteristicSums(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x: Tensor, freqs: Tensor, bounds: list, chunk: int, keep: bool):
+    def forward(
+        ctx, x: Tensor, freqs: Tensor, bounds: list, chunk: int, keep: bool, weights: Tensor | None
+    ):
         # Segment sums as one small matrix product (faster than column sums of row slices).
         one_hot = x.new_zeros(len(bounds), x.shape[0])
         for segment, (first, last) in enumerate(bounds):
-            one_hot[segment, first:last] = 1
+            one_hot[segment, first:last] = 1 if weights is None else weights[first:last]
         cos_sums, sin_sums, kept = [], [], []
         for start in range(0, freqs.shape[1], chunk):
             phase = x @ freqs[:, start : start + chunk]
@@ -79,7 +81,7 @@ class _SegmentCharacteristicSums(torch.autograd.Function):
                     )
             grad_x.addmm_(d_phase, block.T)
         ctx.kept = []
-        return grad_x, None, None, None, None
+        return grad_x, None, None, None, None, None
 
 
 def segment_characteristic_sums(
@@ -90,12 +92,17 @@ def segment_characteristic_sums(
     chunk: int = 1024,
     keep_elements: int = 2**24,
     features_mode: str = "unit",
+    weights: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Sums over the rows of each segment of cos and sin of <t, f/|f|>: two n_segments x F tensors.
 
     `features` B x D (normalised here, per row: 'unit', NCFD's choice; or 'scaled', f / sqrt(D),
-    which keeps each vector's magnitude), `segments` B integer ids in [0, n_segments).
+    which keeps each vector's magnitude), `segments` B integer ids in [0, n_segments). `weights`
+    (B, optional) weighs each row's terms: the real side of `real_weighting`, which needs no
+    gradient, so weighted sums are refused for features that require one.
     """
+    if weights is not None and features.requires_grad and torch.is_grad_enabled():
+        raise ValueError("weighted characteristic sums are for the real side (no gradient)")
     if features_mode == "unit":
         unit = F.normalize(features.float(), dim=1)
     else:
@@ -103,12 +110,13 @@ def segment_characteristic_sums(
     if len(segments) > 1 and bool((segments[1:] < segments[:-1]).any()):
         order = torch.argsort(segments, stable=True)
         unit, segments = unit[order], segments[order]
+        weights = None if weights is None else weights[order]
     stops = torch.bincount(segments, minlength=n_segments).cumsum(0).tolist()
     bounds = list(zip([0, *stops[:-1]], stops, strict=True))
     # Decided here: autograd runs Function.forward with gradients disabled.
     small = len(unit) * freqs.shape[1] <= keep_elements
     keep = small and unit.requires_grad and torch.is_grad_enabled()
-    return _SegmentCharacteristicSums.apply(unit, freqs, bounds, chunk, keep)
+    return _SegmentCharacteristicSums.apply(unit, freqs, bounds, chunk, keep, weights)
 
 
 def characteristic_discrepancy(

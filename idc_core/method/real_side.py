@@ -8,6 +8,10 @@ the frequencies and the real per-group characteristic sums that the synthetic si
   frequencies, whose real sums over ALL real samples were computed once. Per step this costs
   nothing on the real side and has no subsampling noise; the frequencies are still a fresh
   random choice at every step, but from a finite (large) set.
+
+With `patch_weights` (`real_weighting=texture`), every real sample counts with its patch's
+weight in the characteristic sums and counts, and `group_mass` (the weighted group sizes) sets
+the synthetic group quotas; the subsampling and the reported `group_sizes` stay counts.
 """
 
 from __future__ import annotations
@@ -46,9 +50,15 @@ class RealSide:
     """Real feature patches (N' x P x C), their groups, and the per-step real characteristic."""
 
     def __init__(
-        self, patches: Tensor, settings: IDCSettings, seed: int, freq_generator: torch.Generator
+        self,
+        patches: Tensor,
+        settings: IDCSettings,
+        seed: int,
+        freq_generator: torch.Generator,
+        patch_weights: Tensor | None = None,
     ) -> None:
         self.patches = patches
+        self.patch_weights = patch_weights
         self.settings = settings
         self.per_patch = patches.shape[1] if settings.use_unfolding else 1
         self.dim = (
@@ -59,12 +69,19 @@ class RealSide:
         self.labels: Tensor | None = None
         self.centroids: Tensor | None = None
         self.group_sizes: np.ndarray | None = None
+        self.group_mass: np.ndarray | None = None
         self.groups: RealGroups | None = None
         if settings.use_group:
             self.labels, self.centroids = kmeans_groups(
                 patches.flatten(1), settings.n_groups, seed, settings.kmeans_n_init
             )
-            self.group_sizes = np.bincount(self.labels.cpu().numpy(), minlength=self.n_groups)
+            labels = self.labels.cpu().numpy()
+            self.group_sizes = np.bincount(labels, minlength=self.n_groups)
+            self.group_mass = (
+                self.group_sizes
+                if patch_weights is None
+                else np.bincount(labels, patch_weights.cpu().numpy(), minlength=self.n_groups)
+            )
             self.groups = RealGroups.build(patches.flatten(1), self.labels, self.n_groups)
             self._labels_cpu = self.labels.cpu()
         self._bank = self._build_bank(freq_generator) if settings.freq_bank else None
@@ -73,19 +90,30 @@ class RealSide:
     def n_groups(self) -> int:
         return 0 if self.centroids is None else len(self.centroids)
 
-    def _samples_and_segments(self, rows: Tensor) -> tuple[Tensor, Tensor, int]:
-        """Unfolded (or flattened) samples of the given feature patches, and their group ids."""
+    def _samples_and_segments(self, rows: Tensor) -> tuple[Tensor, Tensor, int, Tensor | None]:
+        """Unfolded (or flattened) samples of the given feature patches, their group ids and
+        their weights (None when uniform)."""
         samples = self.patches[rows].reshape(-1, self.dim)
+        weights = (
+            None
+            if self.patch_weights is None
+            else self.patch_weights[rows].repeat_interleave(self.per_patch)
+        )
         if self.labels is None:
             segments = torch.zeros(len(samples), dtype=torch.long, device=samples.device)
-            return samples, segments, 1
-        return samples, self.labels[rows].repeat_interleave(self.per_patch), self.n_groups
+            return samples, segments, 1, weights
+        segments = self.labels[rows].repeat_interleave(self.per_patch)
+        return samples, segments, self.n_groups, weights
 
-    def _build_bank(self, generator: torch.Generator) -> _Bank:
-        freqs = draw_frequencies(self.dim, self.settings.freq_bank, generator)
-        freqs = freqs.to(self.patches.device)
-        all_rows = torch.arange(len(self.patches), device=self.patches.device)
-        samples, segments, n_segments = self._samples_and_segments(all_rows)
+    def _sums(
+        self,
+        samples: Tensor,
+        freqs: Tensor,
+        segments: Tensor,
+        n_segments: int,
+        weights: Tensor | None,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Real characteristic sums per segment and the (weighted) number of samples behind them."""
         with torch.no_grad():
             cos_sums, sin_sums = segment_characteristic_sums(
                 samples,
@@ -94,9 +122,17 @@ class RealSide:
                 n_segments,
                 self.settings.freq_chunk,
                 features_mode=self.settings.ncfd_features,
+                weights=weights,
             )
-        counts = torch.bincount(segments, minlength=n_segments).float()
-        return _Bank(freqs, cos_sums, sin_sums, counts)
+        counts = torch.bincount(segments, weights, minlength=n_segments).float()
+        return cos_sums, sin_sums, counts
+
+    def _build_bank(self, generator: torch.Generator) -> _Bank:
+        freqs = draw_frequencies(self.dim, self.settings.freq_bank, generator)
+        freqs = freqs.to(self.patches.device)
+        all_rows = torch.arange(len(self.patches), device=self.patches.device)
+        samples, segments, n_segments, weights = self._samples_and_segments(all_rows)
+        return _Bank(freqs, *self._sums(samples, freqs, segments, n_segments, weights))
 
     def _subsample(self, budget: int, generator: torch.Generator) -> Tensor:
         """At most ~`budget` real feature patches, stratified by group when grouped."""
@@ -124,17 +160,7 @@ class RealSide:
             )
         budget = max(1, settings.real_subsample // self.per_patch)
         rows = self._subsample(budget, sample_generator).to(self.patches.device)
-        samples, segments, n_segments = self._samples_and_segments(rows)
+        samples, segments, n_segments, weights = self._samples_and_segments(rows)
         freqs = draw_frequencies(self.dim, settings.num_freqs, freq_generator)
         freqs = freqs.to(self.patches.device)
-        with torch.no_grad():
-            cos_sums, sin_sums = segment_characteristic_sums(
-                samples,
-                freqs,
-                segments,
-                n_segments,
-                settings.freq_chunk,
-                features_mode=settings.ncfd_features,
-            )
-        counts = torch.bincount(segments, minlength=n_segments).float()
-        return RealCharacteristic(freqs, cos_sums, sin_sums, counts)
+        return RealCharacteristic(freqs, *self._sums(samples, freqs, segments, n_segments, weights))

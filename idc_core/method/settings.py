@@ -111,6 +111,20 @@ class IDCSettings(BaseModel):
     tv_weight: float = Field(
         0.0, ge=0, description="weight of a total-variation prior on the synthetic LR pixels"
     )
+    real_weighting: Literal["uniform", "texture"] = Field(
+        "uniform",
+        description="weight of each real patch in the instance's and groups' target "
+        "distributions and in the synthetic group quotas: 'uniform' (the paper), or its HR "
+        "texture complexity (DCSR's measure), so that matching stops pulling the synthetic "
+        "patches towards the flat content that dominates a photo",
+    )
+    residual_grid: int = Field(
+        1,
+        ge=1,
+        description="1: every synthetic pixel is a free parameter (the paper); g > 1: the pixels "
+        "are the start plus a residual on a grid g times coarser, bilinearly up-sampled, which "
+        "cannot make per-pixel noise",
+    )
     lr_from_hr: bool = Field(
         False,
         description="after stage 2, re-derive each LR patch as the bicubic down-sampling of its "

@@ -14,13 +14,13 @@ PATCH = PatchSettings(patch_size=32, step=16, scale=4)
 
 
 @pytest.fixture()
-def images(tmp_path, set5_dir) -> list[Path]:
-    """Two 96x96 crops of real Set5 photos (25 patch pairs each at 32/16)."""
+def images(tmp_path, photos_dir) -> list[Path]:
+    """Two 96x96 crops of real photos (25 patch pairs each at 32/16); no published set needed."""
     paths = []
-    for name in ("baby", "bird"):
+    for name in ("astronaut", "chelsea"):
         path = tmp_path / "images" / f"{name}.png"
         path.parent.mkdir(exist_ok=True)
-        save_png(path, load_rgb(set5_dir / f"{name}.png")[40:136, 40:136])
+        save_png(path, load_rgb(photos_dir / f"{name}.png")[40:136, 40:136])
         paths.append(path)
     return paths
 

@@ -1,8 +1,11 @@
 """The settings of the synthesising regime: each does what its description says."""
 
 import numpy as np
+import pytest
 import torch
+from torch import Tensor
 
+from idc_core.baselines.dcsr import texture_complexity
 from idc_core.data.resize import bicubic_downsample
 from idc_core.method.condense import condense_instance
 from idc_core.method.grouping import UNASSIGNED
@@ -110,3 +113,79 @@ def test_kcenter_init_starts_from_the_patches_k_center_picks(small_instance, tea
     # Inside IDC the features are the teacher's own pooled maps.
     state = _state(small_instance, teacher, init="kcenter", init_noise=0.0)
     assert state.syn.shape[0] == 5
+
+
+def test_weighted_characteristic_sums_count_a_row_by_its_weight():
+    generator = torch.Generator().manual_seed(1)
+    features = torch.randn(6, 4, generator=generator)
+    freqs = torch.randn(4, 8, generator=generator)
+    segments = torch.tensor([1, 0, 1, 0, 1, 1])
+    weights = torch.tensor([2.0, 1.0, 0.5, 1.0, 1.0, 0.0])
+    weighted = segment_characteristic_sums(features, freqs, segments, 2, weights=weights)
+    # A weight of 2 is the row twice, 0 leaves it out; 0.5 is half its terms.
+    rows = torch.cat([features[[0, 0, 1, 3, 4]], features[[2]]])
+    rows_segments = torch.tensor([1, 1, 0, 0, 1, 1])
+    full = segment_characteristic_sums(rows[:5], freqs, rows_segments[:5], 2)
+    half = segment_characteristic_sums(rows[5:], freqs, rows_segments[5:], 2)
+    for got, whole_rows, half_row in zip(weighted, full, half, strict=True):
+        torch.testing.assert_close(got, whole_rows + 0.5 * half_row)
+
+
+def test_weighted_sums_refuse_features_that_need_a_gradient():
+    features = torch.randn(3, 4, requires_grad=True)
+    with pytest.raises(ValueError, match="real side"):
+        segment_characteristic_sums(
+            features, torch.randn(4, 8), torch.zeros(3, dtype=torch.long), 1, weights=torch.ones(3)
+        )
+
+
+def test_texture_weighting_moves_target_and_quotas_towards_textured_patches(
+    small_instance, teacher
+):
+    uniform = _state(small_instance, teacher)
+    textured = _state(small_instance, teacher, real_weighting="texture")
+    weights = textured.real.patch_weights
+    complexity = texture_complexity(small_instance.hr)
+    per_lr = len(weights) // len(complexity)
+    # Mean 1 and in the order of the patches' HR texture.
+    assert np.isclose(float(weights.mean()), 1.0)
+    assert np.corrcoef(weights[::per_lr].numpy(), complexity)[0, 1] > 0.99
+    # The groups' masses (synthetic quotas) are the weighted sizes, so they differ from the
+    # counts, and the bank's counts are the same masses.
+    assert np.isclose(textured.real.group_mass.sum(), textured.real.group_sizes.sum(), rtol=1e-4)
+    assert not np.allclose(textured.real.group_mass, textured.real.group_sizes)
+    assert uniform.real.patch_weights is None
+    np.testing.assert_array_equal(uniform.real.group_mass, uniform.real.group_sizes)
+
+
+def _optimised_change(state: InstanceState, teacher) -> Tensor:
+    """Run the state's schedule with Adam; how far the pixels moved from the start."""
+    optimiser = torch.optim.Adam([state.params], lr=0.05)
+    for step in range(state.settings.iterations):
+        optimiser.zero_grad()
+        state.step_loss(teacher.extract_features(state.syn), step).backward()
+        optimiser.step()
+        state.after_update()
+    return (state.syn - state.start).detach()
+
+
+def test_residual_grid_changes_the_pixels_only_by_a_coarse_smooth_residual(small_instance, teacher):
+    start = dict(init="real", init_noise=0.0)
+    coarse = _state(small_instance, teacher, residual_grid=4, **start)
+    side = small_instance.lr.shape[1]
+    assert coarse.params.shape == (5, 3, -(-side // 4), -(-side // 4))
+    change = _optimised_change(coarse, teacher)
+    assert float(change.abs().max()) > 1e-3  # it did move
+    inside = (coarse.syn > 0) & (coarse.syn < 1)
+    residual = torch.nn.functional.interpolate(
+        coarse.params.detach(), size=(side, side), mode="bilinear", align_corners=False
+    )
+    torch.testing.assert_close(change[inside], residual[inside])
+    # Smooth: relative to its size, the change varies between neighbours far less than the
+    # free pixels' change does.
+    free_change = _optimised_change(_state(small_instance, teacher, **start), teacher)
+
+    def roughness(values: Tensor) -> float:
+        return float(total_variation(values) / values.abs().mean())
+
+    assert roughness(change) < 0.5 * roughness(free_change)
