@@ -71,7 +71,7 @@ def _teacher_features(
     return torch.cat(maps)
 
 
-def _patch_weights(instance: Instance, settings: IDCSettings, device: torch.device) -> Tensor:
+def _patch_weights(instance: Instance, device: torch.device) -> Tensor:
     """`real_weighting=texture`: each real LR patch's HR texture complexity, mean 1 (a flat patch
     weighs little, an edge or texture much); a floor keeps every patch in the distribution."""
     complexity = texture_complexity(instance.hr)
@@ -261,7 +261,7 @@ class InstanceState:
             settings,
             seed,
             self.freq_generator,
-            _patch_weights(instance, settings, device).repeat_interleave(per_lr)
+            _patch_weights(instance, device).repeat_interleave(per_lr)
             if settings.real_weighting == "texture"
             else None,
         )

@@ -30,16 +30,9 @@ from idc_core.method.settings import IDCSettings
 @dataclass
 class RealCharacteristic:
     """One step's frequencies (D x F) and the real sums of cos / sin per group (G x F), with
-    the number of real samples behind each group's sums (G). G = 1 without groups."""
+    the number of real samples behind each group's sums (G). G = 1 without groups. The bank is
+    one too, over all its `freq_bank` frequencies."""
 
-    freqs: Tensor
-    cos_sums: Tensor
-    sin_sums: Tensor
-    counts: Tensor
-
-
-@dataclass
-class _Bank:
     freqs: Tensor
     cos_sums: Tensor
     sin_sums: Tensor
@@ -105,15 +98,10 @@ class RealSide:
         segments = self.labels[rows].repeat_interleave(self.per_patch)
         return samples, segments, self.n_groups, weights
 
-    def _sums(
-        self,
-        samples: Tensor,
-        freqs: Tensor,
-        segments: Tensor,
-        n_segments: int,
-        weights: Tensor | None,
-    ) -> tuple[Tensor, Tensor, Tensor]:
-        """Real characteristic sums per segment and the (weighted) number of samples behind them."""
+    def _characteristic_of(self, rows: Tensor, freqs: Tensor) -> RealCharacteristic:
+        """The real sums per group of the given feature patches' samples at `freqs`, and the
+        (weighted) number of samples behind them."""
+        samples, segments, n_segments, weights = self._samples_and_segments(rows)
         with torch.no_grad():
             cos_sums, sin_sums = segment_characteristic_sums(
                 samples,
@@ -125,14 +113,12 @@ class RealSide:
                 weights=weights,
             )
         counts = torch.bincount(segments, weights, minlength=n_segments).float()
-        return cos_sums, sin_sums, counts
+        return RealCharacteristic(freqs, cos_sums, sin_sums, counts)
 
-    def _build_bank(self, generator: torch.Generator) -> _Bank:
+    def _build_bank(self, generator: torch.Generator) -> RealCharacteristic:
         freqs = draw_frequencies(self.dim, self.settings.freq_bank, generator)
-        freqs = freqs.to(self.patches.device)
         all_rows = torch.arange(len(self.patches), device=self.patches.device)
-        samples, segments, n_segments, weights = self._samples_and_segments(all_rows)
-        return _Bank(freqs, *self._sums(samples, freqs, segments, n_segments, weights))
+        return self._characteristic_of(all_rows, freqs.to(self.patches.device))
 
     def _subsample(self, budget: int, generator: torch.Generator) -> Tensor:
         """At most ~`budget` real feature patches, stratified by group when grouped."""
@@ -160,7 +146,5 @@ class RealSide:
             )
         budget = max(1, settings.real_subsample // self.per_patch)
         rows = self._subsample(budget, sample_generator).to(self.patches.device)
-        samples, segments, n_segments, weights = self._samples_and_segments(rows)
         freqs = draw_frequencies(self.dim, settings.num_freqs, freq_generator)
-        freqs = freqs.to(self.patches.device)
-        return RealCharacteristic(freqs, *self._sums(samples, freqs, segments, n_segments, weights))
+        return self._characteristic_of(rows, freqs.to(self.patches.device))

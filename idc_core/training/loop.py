@@ -105,7 +105,8 @@ def check_pairs(model: SRModel, pairs: PairedArrays) -> None:
 
 
 # Memory layout of the model and batches while training on the CPU: convolutions in channels-last
-# (oneDNN's own layout) train edsr-tiny about 1.2x as fast (benchmarks/speed_training.py).
+# (oneDNN's own layout) trained edsr-tiny 1.04-1.38x as fast in the runs of
+# benchmarks/speed_training.py (the gain varies with the machine's day).
 CPU_LAYOUT = torch.channels_last
 
 
