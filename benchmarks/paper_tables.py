@@ -5,8 +5,9 @@
 On T91 + BSD200 at x4: trains a teacher on every patch pair of the 291 images (the Whole set),
 condenses 29 evenly spaced images at r = 0.1 each (300 pairs, 1% of the whole set; as the
 paper's Table 2 takes 10% of 80 of DIV2K's 800 images) with IDC and the selection baselines
-(Random, Herding, K-Center, DCSR; the same pair count as IDC, selected among the same 29 images)
-and the control Random-T (Random's LR patches with HR made by the teacher, as IDC's HR is), trains
+(Random, Herding, K-Center, DCSR; the same pair count as IDC, selected among the same 29 images),
+the control Random-T (Random's LR patches with HR made by the teacher, as IDC's HR is) and
+K-Center-T (K-Center's LR patches with teacher HR, the best condensed set measured), trains
 the same student on each set with several seeds, tests it on Set5 and Set14 (or the
 --test-folder sets), and writes `table.md` (mean ± sd over seeds, PSNR and SSIM, and the
 Whole-vs-Random check) and `validation.png` (validation PSNR against iterations). Re-running with
@@ -19,7 +20,7 @@ less than the seed spread at CPU training lengths (docs/method-choices.md, calib
 
 The teacher is, by default, trained exactly as the Whole row's seed-0 student (same pairs, recipe
 and seed) and serves as both, so it is trained once. Add selection rows with `-t` (for example
-`kcenter-t`) for their teacher-HR variants, `idc[setting=value;...]` for an IDC variant, and
+`dcsr-t`) for their teacher-HR variants, `idc[setting=value;...]` for an IDC variant, and
 `idc-float` for the IDC set read with its unrounded LR.
 """
 
@@ -44,7 +45,8 @@ ROW_LABELS = {
     "idc": "IDC",
     "idc-float": "IDC (float LR)",  # the IDC set with unrounded LR inputs; not a default row
 }
-DEFAULT_ROWS = ("whole", "random", "random-t", "herding", "kcenter", "dcsr", "idc")
+# Random-T is the control IDC must beat; K-Center-T the best condensed set measured (README).
+DEFAULT_ROWS = ("whole", "random", "random-t", "kcenter-t", "herding", "kcenter", "dcsr", "idc")
 DEFAULTS = CommandDefaults(
     out=Path("runs/tables"),
     rows=",".join(DEFAULT_ROWS),

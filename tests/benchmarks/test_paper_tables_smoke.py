@@ -12,7 +12,7 @@ from benchmarks.students import training_pairs
 
 from .conftest import tiny_options
 
-ROWS = ("Whole", "Random", "Random-T", "Herding", "K-Center", "DCSR", "IDC")
+ROWS = ("Whole", "Random", "Random-T", "K-Center-T", "Herding", "K-Center", "DCSR", "IDC")
 
 
 def table_rows(table: str, labels: tuple[str, ...] = ROWS) -> dict[str, list[str]]:
